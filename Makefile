@@ -1,0 +1,73 @@
+# Two entry points (see README): `make demo` and `make test`. Everything else is a step of them.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(CURDIR)/$(VENV)/bin
+COLL_ROOT := $(CURDIR)/.collections
+COLL_LINK := $(COLL_ROOT)/ansible_collections/homeiq/phase0
+export PHASE0_STATE_DIR ?= /var/tmp/phase0-state
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(BIN):$(PATH)
+export VENV
+
+DEMO_DIR := $(CURDIR)/tests/fixtures/demo
+
+.PHONY: help bootstrap venv collection engine images demo demo-down test unit sanity lint integration molecule pytest clean
+
+help:
+	@echo "make demo   - set up everything, start the demo stack, run phase 0 on it"
+	@echo "make test   - set up everything, run unit, sanity, lint, molecule and integration tests"
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+# The checkout itself is the collection; link it where ansible and pytest look for it.
+collection:
+	mkdir -p $(COLL_ROOT)/ansible_collections/homeiq
+	ln -sfn ../../.. $(COLL_LINK)
+
+engine: venv
+	tests/bootstrap/engine.sh
+
+images: engine
+	$(BIN)/python tests/bootstrap/images.py
+
+bootstrap: venv collection engine images
+
+demo: bootstrap
+	docker compose --project-directory $(DEMO_DIR) up -d --quiet-pull
+	$(BIN)/ansible-playbook playbooks/phase0.yml -e phase0_project_dir=$(DEMO_DIR)
+
+demo-down: engine
+	docker compose --project-directory $(DEMO_DIR) down -v --remove-orphans
+
+unit: venv collection
+	$(BIN)/pytest tests/unit -q
+
+sanity: venv
+	tests/bootstrap/sanity.sh
+
+lint: venv collection
+	$(BIN)/ansible-lint --profile production
+
+molecule: bootstrap
+	$(BIN)/molecule test -s default
+
+integration: bootstrap
+	$(BIN)/pytest tests/integration -q
+
+# Unit and integration tests in one pytest run, so its summary line is the last thing printed.
+pytest: bootstrap
+	$(BIN)/pytest tests/unit tests/integration -q -rfEs
+
+test: bootstrap sanity lint molecule pytest
+
+clean:
+	rm -rf $(VENV) .collections .build .pytest_cache tests/output
