@@ -53,8 +53,8 @@ options:
     default: env_then_exec
   minimum_versions:
     description:
-      - Minimum version per runtime, for example C({python: "3.10", node: "18"}). Runtimes not named keep
-        the defaults (Python 3.10, Node.js 18).
+      - 'Minimum version per runtime, for example C({python: "3.12"}). Runtimes not named keep
+        the defaults (Python 3.10, Node.js 18).'
     type: dict
     default: {python: "3.10", node: "18"}
   priority_rules:
