@@ -44,9 +44,15 @@ class Stack:
 def demo_stack(docker_client, tmp_path_factory):
     """The demo stack, copied to a temp dir and brought up once under a random project name."""
     work = tmp_path_factory.mktemp("demo") / "demo"
-    shutil.copytree(DEMO_SRC, work, symlinks=True)
+    # Not the artifacts `make demo` may have left in the source tree (backups can be large).
+    shutil.copytree(DEMO_SRC, work, symlinks=True,
+                    ignore=shutil.ignore_patterns("backups", "diagnostics", "logs", "reports"))
     name = "p0demo" + uuid.uuid4().hex[:6]
     stack = Stack(work, name)
-    stack.compose("up", "-d", "--quiet-pull")
+    up = stack.compose("up", "-d", "--quiet-pull", check=False)
+    if up.returncode != 0:
+        # Leave nothing running behind, and show compose's own words (CalledProcessError hides them).
+        stack.compose("down", "-v", "--remove-orphans", "-t", "2", check=False)
+        pytest.fail("demo stack did not come up (fixture images built? `make images`):\n%s" % up.stderr[-3000:])
     yield stack
     stack.compose("down", "-v", "--remove-orphans", "-t", "2", check=False)
