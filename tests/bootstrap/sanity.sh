@@ -31,8 +31,11 @@ PY
 fi
 
 # Copy exactly what git would ship (tracked + untracked-not-ignored) into a clean tree.
-BUILD="$ROOT/.build/ansible_collections/homeiq/phase0"
-rm -rf "$BUILD"
+# A private copy per run, so two runs (or a run and an editor) never share one tree.
+mkdir -p "$ROOT/.build"
+BUILD_BASE=$(mktemp -d "$ROOT/.build/sanity.XXXXXX")
+trap 'rm -rf "$BUILD_BASE"' EXIT
+BUILD="$BUILD_BASE/ansible_collections/homeiq/phase0"
 mkdir -p "$BUILD"
 (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard | \
   while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done | \
@@ -40,4 +43,4 @@ mkdir -p "$BUILD"
 cd "$BUILD"
 # ansible-test lists files with git when the tree is a repository: make it one, everything added.
 git init -q . && git add -A >/dev/null && git -c user.email=ci@localhost -c user.name=ci commit -qm sanity
-exec "$BIN/ansible-test" sanity --venv --python "$PYVER" --requirements "$@"
+"$BIN/ansible-test" sanity --venv --python "$PYVER" --requirements "$@"
