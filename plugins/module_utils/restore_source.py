@@ -1,0 +1,66 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, homeiq.phase0 contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The backup a restore reads: its complete manifest and the archive files it names.
+
+A backup directory without a complete manifest.json does not exist for restore.
+
+Interface:
+    load_backup(backup_dir) -> manifest dict; raises BackupUnavailable (missing, unreadable,
+        wrong schema, or `complete` not true)
+    archive_path(backup_dir, relative) -> absolute path of an archive inside the backup; raises
+        BackupUnavailable for a path that leaves the backup directory, a symlink, or a missing file
+    expected_from_entry(entry) -> the manifest values a scan is compared with
+"""
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+MANIFEST_NAME = "manifest.json"
+SCHEMA = "homeiq.phase0/backup-manifest/v1"
+_EXPECTED_KEYS = (("sha256", "sha256"), ("bytes", "bytes"), ("raw_sha256", "raw_sha256"),
+                  ("raw_bytes", "raw_bytes"), ("members", "members"), ("file_bytes", "file_bytes"))
+
+
+class BackupUnavailable(ValueError):
+    pass
+
+
+def load_backup(backup_dir):
+    path = os.path.join(backup_dir, MANIFEST_NAME)
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        raise BackupUnavailable("%s has no %s: an incomplete backup is never used for restore"
+                                % (backup_dir, MANIFEST_NAME))
+    if not stat.S_ISREG(info.st_mode):
+        raise BackupUnavailable("%s is not a regular file" % path)
+    try:
+        with open(path, "rb") as handle:
+            manifest = json.loads(handle.read().decode("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BackupUnavailable("cannot read %s: %s" % (path, exc))
+    if not isinstance(manifest, dict) or manifest.get("schema") != SCHEMA:
+        raise BackupUnavailable("%s is not a %s manifest" % (path, SCHEMA))
+    if manifest.get("complete") is not True:
+        raise BackupUnavailable("%s is not marked complete: the backup is never used for restore" % path)
+    return manifest
+
+
+def archive_path(backup_dir, relative):
+    if not relative or os.path.isabs(relative) or ".." in relative.replace("\\", "/").split("/"):
+        raise BackupUnavailable("archive path %r in the manifest leaves the backup directory" % relative)
+    path = os.path.join(os.path.abspath(backup_dir), relative)
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        raise BackupUnavailable("archive %s named by the manifest is missing" % path)
+    if not stat.S_ISREG(info.st_mode):
+        raise BackupUnavailable("archive %s is not a regular file (symlinks are refused)" % path)
+    return path
+
+
+def expected_from_entry(entry):
+    return dict((key, entry[field]) for key, field in _EXPECTED_KEYS if entry.get(field) is not None)
