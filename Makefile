@@ -15,7 +15,7 @@ export VENV
 
 DEMO_DIR := $(CURDIR)/tests/fixtures/demo
 
-.PHONY: help bootstrap venv collection engine images demo demo-down test unit sanity lint integration molecule pytest clean
+.PHONY: ee help bootstrap venv collection engine images demo demo-down test unit sanity lint integration molecule pytest clean
 
 help:
 	@echo "make demo   - set up everything, start the demo stack, run phase 0 on it"
@@ -68,6 +68,12 @@ pytest: bootstrap
 	$(BIN)/pytest tests/unit tests/integration -q -rfEs
 
 test: bootstrap sanity lint molecule pytest
+
+# Execution-environment build context for AWX (the image build itself needs a registry for its base).
+ee: venv
+	rm -rf .build/ee && $(BIN)/ansible-galaxy collection build --force --output-path .build/ee
+	mv .build/ee/homeiq-phase0-*.tar.gz .build/ee/homeiq-phase0.tar.gz
+	$(BIN)/ansible-builder create -f execution-environment.yml --context .build/ee/context --output-filename Dockerfile
 
 clean:
 	rm -rf $(VENV) .collections .build .pytest_cache tests/output
