@@ -297,6 +297,17 @@ def memory_usage(sample):
     return usage, limit, percent
 
 
+CHECK_ORDER = ("engine_reachable", "engine_version", "api_version", "daemon_responsive", "compose_plugin", "buildx",
+               "buildkit", "memory", "cpus", "disk_data_root", "disk_backup_dir", "container_stats",
+               "python_runtimes", "node_runtimes", "runtime_probe")
+
+
+def ordered(checks):
+    """Checks in a reading order (engine, tools, resources, disk, containers); unknown ids last."""
+    rank = dict((check_id, index) for index, check_id in enumerate(CHECK_ORDER))
+    return sorted(checks, key=lambda c: rank.get(c["id"], len(rank)))
+
+
 def summarize_checks(checks):
     counts = dict((status, sum(1 for c in checks if c["status"] == status)) for status in STATUSES)
     overall = FAIL if counts[FAIL] else (WARN if counts[WARN] else PASS)

@@ -411,6 +411,7 @@ def main():
     if client is not None:
         checks.extend(hc.buildx_checks(*hp.buildx_outputs(params["docker_cli"], endpoint), severity=severity))
 
+    checks = hc.ordered(checks)
     counts, overall = hc.summarize_checks(checks)
     result.update(checks=checks, summary=counts, status=overall, warnings_text=warnings_text,
                   elapsed=round(time.monotonic() - started, 3))

@@ -165,3 +165,8 @@ def test_summarize_checks():
 @pytest.mark.parametrize("text, expected", [("20.10.24+dfsg1", "20.10.24"), ("v2.40.3", "2.40.3"), ("x", None)])
 def test_clean_version(text, expected):
     assert hc.clean_version(text) == expected
+
+
+def test_ordered_puts_engine_first_and_unknown_last():
+    checks = [{"id": "zzz"}, {"id": "memory"}, {"id": "engine_version"}, {"id": "compose_plugin"}]
+    assert [c["id"] for c in hc.ordered(checks)] == ["engine_version", "compose_plugin", "memory", "zzz"]
