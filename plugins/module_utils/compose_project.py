@@ -13,8 +13,16 @@ from __future__ import annotations
 
 import os
 import re
+import traceback
 
-import yaml
+try:
+    import yaml
+    HAS_YAML = True
+    YAML_IMPORT_ERROR = None
+except ImportError:  # pragma: no cover - PyYAML ships with ansible-core on the controller
+    yaml = None
+    HAS_YAML = False
+    YAML_IMPORT_ERROR = traceback.format_exc()
 
 from ansible_collections.homeiq.phase0.plugins.module_utils.compose_env import (
     InterpolationError, Interpolator, read_dotenv)
@@ -125,8 +133,20 @@ class _Override:
         self.value = value
 
 
-class _ComposeLoader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
-    pass
+_LOADER = []
+
+
+def _compose_loader():
+    """A SafeLoader that also knows Compose's !reset and !override tags (built on first use, so
+    importing this file does not need PyYAML)."""
+    if not _LOADER:
+        class ComposeLoader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
+            pass
+
+        ComposeLoader.add_constructor("!reset", _construct_reset)
+        ComposeLoader.add_constructor("!override", _construct_override)
+        _LOADER.append(ComposeLoader)
+    return _LOADER[0]
 
 
 def _construct_reset(loader, node):
@@ -141,15 +161,14 @@ def _construct_override(loader, node):
     return _Override(loader.construct_scalar(node))
 
 
-_ComposeLoader.add_constructor("!reset", _construct_reset)
-_ComposeLoader.add_constructor("!override", _construct_override)
-
-
 def load_yaml_documents(path):
     """Every non-empty document of a compose file, each a mapping."""
+    if not HAS_YAML:
+        raise ComposeProjectError("reading compose files needs the PyYAML Python library, which is missing")
     try:
         with open(path, encoding="utf-8") as handle:
-            docs = [doc for doc in yaml.load_all(handle, Loader=_ComposeLoader) if doc is not None]  # nosec B506 - SafeLoader subclass
+            # a SafeLoader subclass: no arbitrary objects
+            docs = [doc for doc in yaml.load_all(handle, Loader=_compose_loader()) if doc is not None]
     except OSError as exc:
         raise ComposeProjectError("cannot read compose file %s: %s" % (path, exc.strerror or exc))
     except yaml.YAMLError as exc:
@@ -572,7 +591,7 @@ def health_from_status(status):
 
 def summarize(values, empty=None):
     """One word for a set of per-container values: the value if they agree, 'mixed' if not."""
-    distinct = sorted({v for v in values}, key=str)
+    distinct = sorted(set(values), key=str)
     if not distinct:
         return empty
     return distinct[0] if len(distinct) == 1 else "mixed"

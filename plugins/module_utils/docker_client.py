@@ -202,7 +202,8 @@ def bounded_map(fn, items, workers=DEFAULT_WORKERS):
     def call(item):
         try:
             return Outcome(item, fn(item), None)
-        except Exception as exc:  # pylint: disable=broad-except - reported per item
+        # an error is reported per item and never aborts the others
+        except Exception as exc:  # pylint: disable=broad-except
             return Outcome(item, None, exc)
 
     with ThreadPoolExecutor(max_workers=max(1, min(int(workers), len(items)))) as pool:
@@ -235,7 +236,8 @@ class Phase0DockerClient:
             self.api = self.client.api
             self.api.ping()
             self.server_api_version = self.api.version().get("ApiVersion")
-        except Exception as exc:  # pylint: disable=broad-except - every cause gets a message
+        # every failure cause, whatever its type, becomes a message naming the endpoint
+        except Exception as exc:  # pylint: disable=broad-except
             self.fail(engine_error_message(self.endpoint, exc, self.timeout),
                       error_kind=classify_engine_error(exc), exception=traceback.format_exc())
         problem = api_version_problem(self.endpoint, self.server_api_version, min_api_version)
@@ -250,5 +252,6 @@ class Phase0DockerClient:
     def close(self):
         try:
             self.client.close()
-        except Exception:  # pylint: disable=broad-except - closing is best effort
+        # closing is best effort
+        except Exception:  # pylint: disable=broad-except
             pass

@@ -20,7 +20,7 @@ description:
   - Read only. A project with no containers gives empty lists and a warning, not an error.
   - Environment values and C(.env) contents never appear in the result.
 author:
-  - homeiq.phase0 contributors
+  - homeiq.phase0 contributors (@homeiq)
 extends_documentation_fragment:
   - homeiq.phase0.docker
 attributes:
@@ -176,34 +176,87 @@ project:
       type: list
       elements: dict
       contains:
-        id: {description: Container id., type: str}
-        name: {description: Container name., type: str, sample: homeiq-influxdb}
-        service: {description: Compose service., type: str}
-        number: {description: Compose container number., type: int}
-        oneoff: {description: Whether it was made by C(docker compose run)., type: bool}
-        state: {description: Engine state (running, exited, paused, restarting, created, dead)., type: str}
-        status: {description: Engine status text., type: str, sample: Up 5 minutes (healthy)}
-        health: {description: Health status, null without a healthcheck or when not running., type: str}
-        failing_streak: {description: Consecutive failed probes, when it has a healthcheck., type: int}
-        last_probe_exit_code: {description: Exit code of the last probe (-1 is a timeout)., type: int}
-        exit_code: {description: Exit code of an exited container, else null., type: int}
-        image: {description: Image reference the container was created from., type: str}
-        image_id: {description: Image id., type: str}
-        created: {description: Creation time (Unix seconds)., type: int}
-        volumes: {description: Named volumes mounted., type: list, elements: str}
+        id:
+          description: Container id.
+          type: str
+        name:
+          description: Container name.
+          type: str
+          sample: homeiq-influxdb
+        service:
+          description: Compose service.
+          type: str
+        number:
+          description: Compose container number.
+          type: int
+        oneoff:
+          description: Whether it was made by C(docker compose run).
+          type: bool
+        state:
+          description: Engine state (running, exited, paused, restarting, created, dead).
+          type: str
+        status:
+          description: Engine status text.
+          type: str
+          sample: Up 5 minutes (healthy)
+        health:
+          description: Health status, null without a healthcheck or when not running.
+          type: str
+        failing_streak:
+          description: Consecutive failed probes, when it has a healthcheck.
+          type: int
+        last_probe_exit_code:
+          description: Exit code of the last probe (-1 is a timeout).
+          type: int
+        exit_code:
+          description: Exit code of an exited container, else null.
+          type: int
+        image:
+          description: Image reference the container was created from.
+          type: str
+        image_id:
+          description: Image id.
+          type: str
+        created:
+          description: Creation time (Unix seconds).
+          type: int
+        volumes:
+          description: Named volumes mounted.
+          type: list
+          elements: str
     volumes:
       description: Volumes with the project label, sorted by name.
       type: list
       elements: dict
       contains:
-        name: {description: Volume name., type: str, sample: homeiq_influxdb_data}
-        compose_volume: {description: Key of the volume in the compose file., type: str, sample: influxdb_data}
-        driver: {description: Volume driver., type: str, sample: local}
-        mountpoint: {description: Mountpoint on the engine host., type: str}
-        scope: {description: Volume scope., type: str}
-        created: {description: Creation time., type: str}
-        labels: {description: All labels of the volume., type: dict}
-        used_by: {description: Names of the project's containers that mount it., type: list, elements: str}
+        name:
+          description: Volume name.
+          type: str
+          sample: homeiq_influxdb_data
+        compose_volume:
+          description: Key of the volume in the compose file.
+          type: str
+          sample: influxdb_data
+        driver:
+          description: Volume driver.
+          type: str
+          sample: local
+        mountpoint:
+          description: Mountpoint on the engine host.
+          type: str
+        scope:
+          description: Volume scope.
+          type: str
+        created:
+          description: Creation time.
+          type: str
+        labels:
+          description: All labels of the volume.
+          type: dict
+        used_by:
+          description: Names of the project's containers that mount it.
+          type: list
+          elements: str
         size:
           description: Bytes used, when O(volume_sizes=true) and the engine reports it; else null.
           type: int
@@ -212,30 +265,61 @@ project:
       type: list
       elements: dict
       contains:
-        key: {description: Key under top-level C(volumes:)., type: str}
-        name: {description: Engine volume name., type: str}
-        exists: {description: Whether the engine has it (labeled or mounted by a project container)., type: bool}
+        key:
+          description: Key under top-level C(volumes:).
+          type: str
+        name:
+          description: Engine volume name.
+          type: str
+        exists:
+          description: Whether the engine has it (labeled or mounted by a project container).
+          type: bool
     images:
       description: Images the project's containers run plus images Compose built for it.
       type: list
       elements: dict
       contains:
-        id: {description: Image id., type: str}
-        tags: {description: Repository tags., type: list, elements: str}
-        digests: {description: Repository digests., type: list, elements: str}
-        size: {description: Size in bytes., type: int}
-        created: {description: Creation time (Unix seconds)., type: int}
-        services: {description: Services that use it., type: list, elements: str}
+        id:
+          description: Image id.
+          type: str
+        tags:
+          description: Repository tags.
+          type: list
+          elements: str
+        digests:
+          description: Repository digests.
+          type: list
+          elements: str
+        size:
+          description: Size in bytes.
+          type: int
+        created:
+          description: Creation time (Unix seconds).
+          type: int
+        services:
+          description: Services that use it.
+          type: list
+          elements: str
     networks:
       description: Networks with the project label.
       type: list
       elements: dict
       contains:
-        name: {description: Network name., type: str}
-        id: {description: Network id., type: str}
-        driver: {description: Network driver., type: str}
-        scope: {description: Network scope., type: str}
-        labels: {description: Labels., type: dict}
+        name:
+          description: Network name.
+          type: str
+        id:
+          description: Network id.
+          type: str
+        driver:
+          description: Network driver.
+          type: str
+        scope:
+          description: Network scope.
+          type: str
+        labels:
+          description: Labels.
+          type: dict
     summary:
       description: Counts of services, containers, running, healthy, unhealthy, starting, volumes, images, networks.
       type: dict
@@ -246,10 +330,10 @@ docker_host:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.homeiq.phase0.plugins.module_utils.compose_project import (
-    ComposeProjectError, is_valid_project_name, resolve_project)
+    HAS_YAML, YAML_IMPORT_ERROR, ComposeProjectError, is_valid_project_name, resolve_project)
 from ansible_collections.homeiq.phase0.plugins.module_utils.docker_client import (
     Phase0DockerClient, docker_argument_spec)
 from ansible_collections.homeiq.phase0.plugins.module_utils.project_inventory import (
@@ -273,6 +357,8 @@ def main():
 
     model = None
     if params["project_dir"]:
+        if not HAS_YAML:
+            module.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR)
         try:
             project = resolve_project(params["project_dir"], project_name=params["project_name"],
                                       compose_files=params["compose_files"])
@@ -292,7 +378,8 @@ def main():
     try:
         facts = gather_engine_facts(client.api, name, volume_sizes=params["volume_sizes"],
                                     workers=params["workers"])
-    except Exception as exc:  # pylint: disable=broad-except - engine errors end as a clear failure
+    # any engine error ends as a failure that names the endpoint
+    except Exception as exc:  # pylint: disable=broad-except
         client.fail("listing compose project %s on %s failed: %s" % (name, client.endpoint, exc))
     inventory = build_inventory(model, facts, name)
     for warning in inventory_warnings(inventory, client.endpoint):
