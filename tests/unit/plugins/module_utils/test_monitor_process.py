@@ -34,6 +34,10 @@ def test_identity_problem(record, cmdline, ticks, problem):
 def test_proc_start_ticks_and_cmdline_of_a_real_process():
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "phase0 (x) y"])
     try:
+        import time
+        deadline = time.time() + 10
+        while (mp.proc_cmdline(proc.pid) or [""])[-1] != "phase0 (x) y" and time.time() < deadline:
+            time.sleep(0.05)  # Popen returns before the child has exec'd
         ticks = mp.proc_start_ticks(proc.pid)
         assert isinstance(ticks, int) and ticks > 0
         assert mp.proc_cmdline(proc.pid)[-1] == "phase0 (x) y"
