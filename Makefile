@@ -15,7 +15,7 @@ export VENV
 
 DEMO_DIR := $(CURDIR)/tests/fixtures/demo
 
-.PHONY: ee help bootstrap venv collection engine images demo demo-down test unit sanity lint integration molecule pytest clean
+.PHONY: ee testdeps help bootstrap venv collection engine images demo demo-down test unit sanity lint integration molecule pytest clean
 
 help:
 	@echo "make demo   - set up everything, start the demo stack, run phase 0 on it"
@@ -38,6 +38,9 @@ engine: venv
 
 images: engine
 	$(BIN)/python tests/bootstrap/images.py
+
+testdeps:
+	tests/bootstrap/packages.sh chromium zstd
 
 bootstrap: venv collection engine images
 
@@ -64,7 +67,7 @@ integration: bootstrap
 	$(BIN)/pytest tests/integration -q
 
 # Unit and integration tests in one pytest run, so its summary line is the last thing printed.
-pytest: bootstrap
+pytest: bootstrap testdeps
 	$(BIN)/pytest tests/unit tests/integration -q -rfEs
 
 test: bootstrap sanity lint molecule pytest
