@@ -116,11 +116,16 @@ def exec_capture(api, container, cmd, timeout, limit=OUTPUT_LIMIT):
             "seconds": round(time.monotonic() - started, 3)}
 
 
-def shell_script(commands):
-    """One sh script printing a marker then `--version` for every candidate command."""
+def shell_script(groups):
+    """One sh script: per group of candidate commands, `--version` of the first one on PATH.
+
+    Each answer follows a marker line naming the command, so one exec serves every runtime
+    and a missing binary costs a `command -v`, not a failed spawn.
+    """
     parts = []
-    for command in commands:
-        parts.append('echo "%s %s"; %s --version 2>&1' % (MARK, command, command))
+    for commands in groups:
+        parts.append('for c in %s; do if command -v "$c" >/dev/null 2>&1; then echo "%s $c"; "$c" --version 2>&1; '
+                     'break; fi; done' % (" ".join(commands), MARK))
     return "; ".join(parts)
 
 
@@ -146,35 +151,36 @@ def _shell_missing(result):
 def probe_runtimes(api, container, runtimes, timeout):
     """{runtime: {version, command}} for the runtimes found by exec, plus notes.
 
-    Tries one `sh -c` exec for all candidate commands; without a shell, one exec per command.
+    One `sh -c` exec asks every runtime; in an image without a shell, one exec per command.
     """
-    commands = []
-    for runtime in runtimes:
-        commands.extend(PROBE_COMMANDS.get(runtime, (runtime,)))
+    groups = [(runtime, tuple(PROBE_COMMANDS.get(runtime, (runtime,)))) for runtime in runtimes]
     found, notes = {}, []
-    if not commands:
+    if not groups:
         return found, notes
-    result = exec_capture(api, container, ["sh", "-c", shell_script(commands)], timeout)
+    result = exec_capture(api, container, ["sh", "-c", shell_script([g for dummy, g in groups])], timeout)
     if result["timed_out"]:
         notes.append("exec probe timed out after %s s" % timeout)
         return found, notes
-    if _shell_missing(result):
-        outputs = {}
+    if not _shell_missing(result):
+        outputs = split_marked_output(result["output"])
+        for runtime, commands in groups:
+            for command in commands:
+                version = parse_runtime_output(runtime, outputs.get(command))
+                if version:
+                    found[runtime] = {"version": version, "command": command}
+                    break
+        return found, notes
+    for runtime, commands in groups:
         for command in commands:
             try:
                 single = exec_capture(api, container, [command, "--version"], timeout)
             except Exception as exc:  # pylint: disable=broad-except - one command failing is data
                 notes.append("exec %s --version failed: %s" % (command, _short(exc)))
-                continue
+                break
             if single["timed_out"]:
                 notes.append("exec %s --version timed out after %s s" % (command, timeout))
-                continue
-            outputs[command] = single["output"]
-    else:
-        outputs = split_marked_output(result["output"])
-    for runtime in runtimes:
-        for command in PROBE_COMMANDS.get(runtime, (runtime,)):
-            version = parse_runtime_output(runtime, outputs.get(command))
+                break
+            version = parse_runtime_output(runtime, single["output"])
             if version:
                 found[runtime] = {"version": version, "command": command}
                 break
@@ -213,49 +219,100 @@ def container_facts(summary):
     }
 
 
-def audit_container(api, facts, env_versions, runtimes, mode, timeout):
-    """The per-runtime findings of one container: list of dicts (runtime, version, source, ...)."""
+def plan_container(fact, env_versions, runtimes, mode):
+    """(runtimes known from the image env, runtimes to ask the binaries for) for one container.
+
+    env_then_exec trusts an image env that names a runtime (the official images set it) and
+    execs only into containers whose env names none; exec asks every running container for
+    every runtime; env never execs. Stopped containers can only be read from the env.
+    """
+    env_known = dict((r, v) for r, v in env_versions.items() if r in runtimes)
+    running = fact["state"] == "running"
+    if mode == "env" or not running:
+        return env_known, []
+    if mode == "exec":
+        return {}, list(runtimes)
+    return env_known, ([] if env_known else list(runtimes))
+
+
+def _probe(api, container, runtimes, timeout):
+    try:
+        found, notes = probe_runtimes(api, container, runtimes, timeout)
+    except Exception as exc:  # pylint: disable=broad-except - one container failing is data
+        return {}, ["exec probe failed: %s" % _short(exc)], False
+    return found, notes, not notes
+
+
+def run_probes(api, facts, plans, timeout, workers, scope):
+    """Exec results per container name: (found, notes, probed_in).
+
+    With scope 'image' one running container per image (and runtime set) is probed and its
+    answer holds for every container of that image: the binary lives in the image, not in the
+    container. When that probe fails, the other containers of the image are probed one by one.
+    """
+    groups = {}
+    for fact in facts:
+        to_exec = plans[fact["container"]][1]
+        if to_exec:
+            key = (fact["image_id"], tuple(to_exec)) if scope == "image" else (fact["container"],)
+            groups.setdefault(key, []).append(fact)
+    results = {}
+
+    def probe_group(members):
+        return _probe(api, members[0]["container"], plans[members[0]["container"]][1], timeout)
+
+    retry = []
+    for outcome in bounded_map(probe_group, list(groups.values()), workers):
+        members = outcome.item
+        found, notes, ok = outcome.value
+        leader = members[0]["container"]
+        results[leader] = (found, notes, leader)
+        if ok:
+            for member in members[1:]:
+                results[member["container"]] = (found, [], leader)
+        else:
+            retry.extend(members[1:])
+    for outcome in bounded_map(lambda f: _probe(api, f["container"], plans[f["container"]][1], timeout), retry, workers):
+        found, notes, dummy_ok = outcome.value
+        results[outcome.item["container"]] = (found, notes, outcome.item["container"])
+    return results
+
+
+def findings_for(fact, plan, probe_result):
+    """The per-runtime findings of one container and the notes explaining them."""
+    env_known, to_exec = plan
     findings, notes = [], []
-    from_env = {} if mode == "exec" else dict(env_versions)
-    running = facts["state"] == "running"
-    to_exec = [r for r in runtimes if r not in from_env] if mode != "env" else []
-    exec_found = {}
-    if running and to_exec:
-        try:
-            exec_found, notes = probe_runtimes(api, facts["container"], to_exec, timeout)
-        except Exception as exc:  # pylint: disable=broad-except - one container failing is data
-            notes.append("exec probe failed: %s" % _short(exc))
-            if mode == "exec":
-                from_env = dict(env_versions)
-    elif not running and mode == "exec":
-        from_env = dict(env_versions)
-    for runtime in runtimes:
-        if runtime in from_env:
-            findings.append({"runtime": runtime, "version": from_env[runtime], "source": "env",
-                             "command": ENV_VERSION_KEYS.get(runtime, "")})
-        elif runtime in exec_found:
-            findings.append({"runtime": runtime, "version": exec_found[runtime]["version"], "source": "exec",
-                             "command": exec_found[runtime]["command"]})
+    for runtime, version in sorted(env_known.items()):
+        findings.append({"runtime": runtime, "version": version, "source": "env",
+                         "command": ENV_VERSION_KEYS.get(runtime, "")})
+    if probe_result is not None:
+        found, probe_notes, probed_in = probe_result
+        notes.extend(probe_notes)
+        for runtime in to_exec:
+            if runtime in found:
+                findings.append({"runtime": runtime, "version": found[runtime]["version"], "source": "exec",
+                                 "command": found[runtime]["command"]})
+        if findings and probed_in != fact["container"]:
+            notes.append("read in %s (same image)" % probed_in)
     return findings, notes
 
 
 def audit_rows(api, project_name, runtimes=RUNTIMES, mode="env_then_exec", timeout=10, workers=8,
-               include_oneoff=False):
+               include_oneoff=False, scope="image"):
     """Rows for every container of the project (running or not), before the policy is applied."""
     summaries = project_containers(api, project_name, all=True)
     facts = [container_facts(s) for s in summaries]
     if not include_oneoff:
         facts = [f for f in facts if not f["oneoff"]]
+    facts.sort(key=lambda f: f["container"])
     # Inspected in every mode: a stopped container can only be read from its image's env.
     env_by_image = image_env_versions(api, [f["image_id"] for f in facts], workers)
-
-    def one(fact):
-        return audit_container(api, fact, env_by_image.get(fact["image_id"], {}), list(runtimes), mode, timeout)
-
+    plans = dict((f["container"], plan_container(f, env_by_image.get(f["image_id"], {}), list(runtimes), mode))
+                 for f in facts)
+    probes = run_probes(api, facts, plans, timeout, workers, scope)
     rows = []
-    for outcome in bounded_map(one, facts, workers):
-        fact = outcome.item
-        findings, notes = outcome.value if outcome.ok else ([], ["audit failed: %s" % _short(outcome.error)])
+    for fact in facts:
+        findings, notes = findings_for(fact, plans[fact["container"]], probes.get(fact["container"]))
         rows.extend(rows_for_container(fact, findings, notes))
     rows.sort(key=lambda r: (r["service"], r["container"], r["runtime"]))
     return rows

@@ -45,9 +45,12 @@ options:
     default: [python, node]
   probe:
     description:
-      - V(env_then_exec) reads the image env and execs only for runtimes the env does not name.
-      - V(exec) always asks the binary (the env is used only for stopped containers or when the exec fails).
+      - V(env_then_exec) trusts an image env that names a runtime (E(PYTHON_VERSION), E(NODE_VERSION)) and execs
+        only into running containers whose image env names none.
+      - V(exec) asks the binaries of every running container for every runtime (the env is used for stopped
+        containers only).
       - V(env) never execs.
+      - Stopped containers are never exec'd into; they are reported from their image env, or as V(STOPPED).
     type: str
     choices: [env_then_exec, exec, env]
     default: env_then_exec
@@ -71,6 +74,15 @@ options:
     type: str
     choices: [CRITICAL, HIGH, MEDIUM, LOW]
     default: MEDIUM
+  probe_scope:
+    description:
+      - V(image) execs into one running container per image and uses its answer for every container of that image
+        (the binaries live in the image); when that probe fails, the other containers of the image are probed one
+        by one. Rows answered this way say C(read in <container> (same image)) in their note.
+      - V(container) execs into every running container that needs it.
+    type: str
+    choices: [image, container]
+    default: image
   exec_timeout:
     description:
       - Seconds each exec may take before it is abandoned and the row becomes V(UNKNOWN).
@@ -227,6 +239,7 @@ def main():
             minimum_versions=dict(type="dict", default={"python": "3.10", "node": "18"}),
             priority_rules=dict(type="list", elements="dict"),
             default_priority=dict(type="str", choices=list(PRIORITIES), default="MEDIUM"),
+            probe_scope=dict(type="str", choices=["image", "container"], default="image"),
             exec_timeout=dict(type="float", default=10),
             workers=dict(type="int", default=8),
             include_oneoff=dict(type="bool", default=False),
@@ -241,7 +254,7 @@ def main():
     try:
         raw = audit_rows(client.api, project, runtimes=module.params["runtimes"], mode=module.params["probe"],
                          timeout=module.params["exec_timeout"], workers=module.params["workers"],
-                         include_oneoff=module.params["include_oneoff"])
+                         include_oneoff=module.params["include_oneoff"], scope=module.params["probe_scope"])
     except Exception as exc:  # pylint: disable=broad-except - an engine error mid-audit is reported, not a traceback
         client.fail("runtime audit of project %s failed: %s" % (project, exc))
     finally:

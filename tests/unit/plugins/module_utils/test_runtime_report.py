@@ -25,8 +25,9 @@ def test_demux_frames_splits_streams_and_keeps_partial_tail():
 
 
 def test_shell_script_and_marked_output_roundtrip():
-    script = shell_script(["python3", "node"])
-    assert script.count(MARK) == 2 and "python3 --version 2>&1" in script
+    script = shell_script([("python3", "python"), ("node",)])
+    assert script.count(MARK) == 2 and script.count("break") == 2
+    assert "for c in python3 python;" in script and "for c in node;" in script
     text = "%s python3\nPython 3.11.2\n%s node\nsh: node: not found\n" % (MARK, MARK)
     assert split_marked_output(text) == {"python3": "Python 3.11.2\n", "node": "sh: node: not found\n"}
 
@@ -102,3 +103,35 @@ def test_render_csv_is_parseable_with_header():
     assert len(parsed) == 7
     assert parsed[1]["status"] == "NEEDS_UPGRADE" and parsed[1]["version"] == "3.9.2"
     assert parsed[4]["version"] == ""
+
+
+from ansible_collections.homeiq.phase0.plugins.module_utils.runtime_probe import findings_for, plan_container  # noqa: E402
+
+
+@pytest.mark.parametrize("state, env, mode, expected", [
+    ("running", {"python": "3.12.1"}, "env_then_exec", ({"python": "3.12.1"}, [])),
+    ("running", {}, "env_then_exec", ({}, ["python", "node"])),
+    ("running", {"python": "3.12.1"}, "exec", ({}, ["python", "node"])),
+    ("running", {}, "env", ({}, [])),
+    ("exited", {"node": "20.1.0"}, "exec", ({"node": "20.1.0"}, [])),
+    ("exited", {}, "env_then_exec", ({}, [])),
+])
+def test_plan_container(state, env, mode, expected):
+    assert plan_container(dict(FACT, state=state), env, ["python", "node"], mode) == expected
+
+
+def test_findings_borrowed_from_same_image_say_so():
+    plan = ({}, ["python", "node"])
+    found = {"python": {"version": "3.11.2", "command": "python3"}}
+    findings, notes = findings_for(FACT, plan, (found, [], "other-1"))
+    assert findings == [{"runtime": "python", "version": "3.11.2", "source": "exec", "command": "python3"}]
+    assert notes == ["read in other-1 (same image)"]
+    findings, notes = findings_for(FACT, plan, (found, [], FACT["container"]))
+    assert notes == []
+
+
+def test_findings_env_only_and_failed_probe():
+    findings, notes = findings_for(FACT, ({"node": "20.19.0"}, []), None)
+    assert findings == [{"runtime": "node", "version": "20.19.0", "source": "env", "command": "NODE_VERSION"}]
+    findings, notes = findings_for(FACT, ({}, ["python"]), ({}, ["exec probe timed out after 2 s"], FACT["container"]))
+    assert findings == [] and notes == ["exec probe timed out after 2 s"]
