@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Build the fixture images the tests and the demo stack run on: locally, cached by recipe.
 
 Run by `make images` (after the engine answers) as `.venv/bin/python tests/bootstrap/images.py`.
@@ -51,10 +50,10 @@ def say(line):
 def run(cmd, **kwargs):
     """Run a command, capturing text output; raise BuildError with its stderr when it fails."""
     kwargs.setdefault("timeout", BUILD_TIMEOUT)
-    proc = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, **kwargs)
     if proc.returncode != 0:
-        raise BuildError("%s failed (exit %d): %s" % (" ".join(cmd[:3]), proc.returncode,
-                                                        _tail(proc.stderr or proc.stdout)))
+        raise BuildError("%s failed (exit %d): %s"
+                         % (" ".join(cmd[:3]), proc.returncode, _tail(proc.stderr or proc.stdout)))
     return proc.stdout
 
 
@@ -126,7 +125,7 @@ def docker_label(ref):
     """The recipe label of an existing image, '' when it has none, None when the image is absent."""
     proc = subprocess.run(["docker", "image", "inspect", "--format",
                            '{{ index .Config.Labels "%s" }}' % LABEL, ref],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, check=False)
     if proc.returncode != 0:
         return None
     value = proc.stdout.strip()
@@ -140,7 +139,7 @@ def tag_latest_and_prune(name, hash_tag):
     for tag in tags:
         if tag not in ("latest", hash_tag, "<none>"):
             # Best effort: an old tag still used by a container stays until that container is gone.
-            subprocess.run(["docker", "rmi", "%s:%s" % (name, tag)], capture_output=True, timeout=120)
+            subprocess.run(["docker", "rmi", "%s:%s" % (name, tag)], capture_output=True, timeout=120, check=False)
 
 
 # ---------------------------------------------------------------- builders
@@ -182,7 +181,7 @@ def build_rootfs(image, recipe_hash, hash_tag):
         if strap_rc != 0:
             strap_err.seek(0)
             # The importer may have committed a truncated rootfs; never leave it under our tag.
-            subprocess.run(["docker", "rmi", ref], capture_output=True, timeout=120)
+            subprocess.run(["docker", "rmi", ref], capture_output=True, timeout=120, check=False)
             raise BuildError("could not fetch Debian %s from %s with mmdebstrap (exit %d)%s:\n%s"
                              % (recipe["suite"], mirror, strap_rc, _suite_hint(recipe["suite"]), _tail(strap_err.read())))
         if import_rc != 0:
@@ -274,7 +273,7 @@ def ensure_image(image, recipe_hash_value):
 
 def main():
     started = time.monotonic()
-    if subprocess.run(["docker", "version"], capture_output=True, timeout=60).returncode != 0:
+    if subprocess.run(["docker", "version"], capture_output=True, timeout=60, check=False).returncode != 0:
         print("images: ERROR: no Docker engine answers; run tests/bootstrap/engine.sh (make engine) first",
               file=sys.stderr)
         return 2

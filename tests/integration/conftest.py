@@ -3,7 +3,6 @@
 `make bootstrap` (engine.sh + images.py) has made the engine answer and built the fixture
 images; these fixtures only use what is there. Nothing here mocks Docker.
 """
-import os
 import shutil
 import uuid
 
