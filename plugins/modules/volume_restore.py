@@ -55,7 +55,7 @@ options:
     elements: str
   volume_map:
     description:
-      - Restore a backed-up volume into a volume with another name, C({backup_name: target_name}).
+      - "Restore a backed-up volume into a volume with another name: C({backup_name: target_name})."
     type: dict
   replace:
     description:

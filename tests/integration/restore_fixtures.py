@@ -38,6 +38,8 @@ def tar_bytes(members):
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for info, fileobj in members:
+            if fileobj is not None:
+                fileobj.seek(0)  # members are module-level constants reused by several tests
             tar.addfile(info, fileobj)
     return buf.getvalue()
 
