@@ -46,6 +46,7 @@ bootstrap: venv collection engine images
 
 demo: bootstrap
 	docker compose --project-directory $(DEMO_DIR) up -d --quiet-pull
+	tests/bootstrap/wait_settled.sh $(DEMO_DIR) 120
 	$(BIN)/ansible-playbook playbooks/phase0.yml -e phase0_project_dir=$(DEMO_DIR)
 
 demo-down: engine

@@ -45,7 +45,7 @@ def run_module(module, args=None, check=False, diff=False, verbosity=0, env=None
     if verbosity:
         cmd.append("-" + "v" * verbosity)
     proc = subprocess.run(
-        cmd, capture_output=True, text=True, cwd=ROOT, timeout=timeout,
+        cmd, capture_output=True, text=True, cwd=ROOT, timeout=timeout, check=False,
         env=_env({"ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "json",
                   **(env or {})}),
     )
@@ -74,4 +74,5 @@ def run_playbook(playbook, extra_vars=None, check=False, diff=False, tags=None, 
         cmd += ["--tags", ",".join(tags)]
     if verbosity:
         cmd.append("-" + "v" * verbosity)
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=timeout, env=_env(env))
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=timeout, env=_env(env),
+                          check=False)
