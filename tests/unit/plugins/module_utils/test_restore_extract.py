@@ -33,7 +33,7 @@ def test_extract_keeps_modes_links_and_mtimes(tmp_path):
         _member(".", tarfile.DIRTYPE, mode=0o1777, mtime=1500000000),
         _member("./d", tarfile.DIRTYPE, mode=0o2775, uid=70),
         _member("./d/f", data=b"pair", mode=0o4755, uid=999),
-        _member("./d/h", tarfile.LNKTYPE, linkname="./d/f"),
+        _member("./d/h", tarfile.LNKTYPE, linkname="./d/f", mode=0o4755, uid=999),  # tar repeats the inode
         _member("./abs", tarfile.SYMTYPE, linkname="/etc/hostname", mtime=1400000000),
         _member("./fifo", tarfile.FIFOTYPE),
     ])
