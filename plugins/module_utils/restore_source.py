@@ -11,6 +11,11 @@ Interface:
     archive_path(backup_dir, relative) -> absolute path of an archive inside the backup; raises
         BackupUnavailable for a path that leaves the backup directory, a symlink, or a missing file
     expected_from_entry(entry) -> the manifest values a scan is compared with
+    complete_backups(backup_root) -> [(backup_id, backup_dir)] of backups with a complete manifest,
+        oldest first (ids are phase0_<YYYYmmdd_HHMMSS>, so name order is time order)
+    resolve_backup(backup_root, backup_id=None) -> (backup_id, backup_dir); the newest complete
+        one when backup_id is empty; raises BackupUnavailable naming what exists
+    manifest_summary(manifest) -> the parts a playbook needs (ids, project, volume names, configs, images)
 """
 from __future__ import annotations
 
@@ -64,3 +69,44 @@ def archive_path(backup_dir, relative):
 
 def expected_from_entry(entry):
     return dict((key, entry[field]) for key, field in _EXPECTED_KEYS if entry.get(field) is not None)
+
+
+def complete_backups(backup_root):
+    found = []
+    try:
+        names = sorted(os.listdir(backup_root))
+    except FileNotFoundError:
+        return found
+    for name in names:
+        path = os.path.join(backup_root, name)
+        if not name.startswith("phase0_") or os.path.islink(path) or not os.path.isdir(path):
+            continue
+        try:
+            load_backup(path)
+        except BackupUnavailable:
+            continue
+        found.append((name, path))
+    return found
+
+
+def resolve_backup(backup_root, backup_id=None):
+    backups = complete_backups(backup_root)
+    if backup_id:
+        for name, path in backups:
+            if name == backup_id:
+                return name, path
+        raise BackupUnavailable("backup %s is not a complete backup under %s (complete ones: %s)"
+                                % (backup_id, backup_root, ", ".join(n for n, _p in backups) or "none"))
+    if not backups:
+        raise BackupUnavailable("no complete backup under %s (a backup without a complete manifest.json "
+                                "does not count)" % backup_root)
+    return backups[-1]
+
+
+def manifest_summary(manifest):
+    return {
+        "backup_id": manifest.get("backup_id"), "created": manifest.get("created"),
+        "project": manifest.get("project"), "host": manifest.get("host"),
+        "volumes": [v.get("name") for v in manifest.get("volumes") or []],
+        "configs": manifest.get("configs") or [], "images": manifest.get("images") or [],
+    }

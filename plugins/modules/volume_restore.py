@@ -46,8 +46,17 @@ options:
   backup_dir:
     description:
       - The backup directory (C(<phase0_output_dir>/backups/phase0_<timestamp>)) holding C(manifest.json).
+      - One of O(backup_dir) and O(backup_root) is required.
     type: path
-    required: true
+  backup_root:
+    description:
+      - The directory holding the backups (C(<phase0_output_dir>/backups)); the backup is O(backup_id) in
+        it, or the newest complete one. A backup without a complete C(manifest.json) does not count.
+    type: path
+  backup_id:
+    description:
+      - With O(backup_root), the backup to use (C(phase0_<YYYYmmdd_HHMMSS>)). Default - the newest complete one.
+    type: str
   volumes:
     description:
       - Names of the backed-up volumes to restore, as in the manifest. Default - every volume of the backup.
@@ -108,6 +117,16 @@ backup_id:
   returned: when the manifest was read
   type: str
   sample: phase0_20260101_120000
+backup_dir:
+  description: Directory of the backup used.
+  returned: when the manifest was read
+  type: str
+manifest:
+  description: >-
+    What the backup holds, for the next steps of a rollback - backup_id, created, project, host,
+    volumes (names), configs and images (the manifest's records).
+  returned: when the manifest was read
+  type: dict
 volumes:
   description: One entry per volume, in the order restored.
   returned: always
@@ -153,7 +172,7 @@ from ansible_collections.homeiq.phase0.plugins.module_utils.restore_engine impor
 from ansible_collections.homeiq.phase0.plugins.module_utils.restore_plan import (
     choose_method, compose_labels_missing, host_path_problem, plan_volume, select_entries)
 from ansible_collections.homeiq.phase0.plugins.module_utils.restore_source import (
-    BackupUnavailable, archive_path, expected_from_entry, load_backup)
+    BackupUnavailable, archive_path, expected_from_entry, load_backup, manifest_summary, resolve_backup)
 from ansible_collections.homeiq.phase0.plugins.module_utils.restore_stream import scan_archive
 from ansible_collections.homeiq.phase0.plugins.module_utils.restore_volume import (
     RestoreFailed, inspect_target, restore_volume)
@@ -161,7 +180,9 @@ from ansible_collections.homeiq.phase0.plugins.module_utils.restore_volume impor
 
 def argument_spec():
     return docker_argument_spec(
-        backup_dir=dict(type="path", required=True),
+        backup_dir=dict(type="path"),
+        backup_root=dict(type="path"),
+        backup_id=dict(type="str"),
         volumes=dict(type="list", elements="str"),
         volume_map=dict(type="dict"),
         replace=dict(type="bool", default=False),
@@ -195,12 +216,16 @@ def helper_candidates(api, target, manifest):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           required_one_of=[("backup_dir", "backup_root")],
+                           mutually_exclusive=[("backup_dir", "backup_root")])
     params = module.params
     if not HAS_ZSTD:
         module.fail_json(msg=missing_required_lib("zstandard"), exception=ZSTD_IMPORT_ERROR)
     backup_dir = params["backup_dir"]
     try:
+        if params["backup_root"]:
+            _backup_id, backup_dir = resolve_backup(params["backup_root"], params["backup_id"])
         manifest = load_backup(backup_dir)
         selected = select_entries(manifest.get("volumes") or [], params["volumes"], params["volume_map"])
     except (BackupUnavailable, ValueError) as exc:
@@ -278,6 +303,7 @@ def main():
     changed = any(i["changed"] for i in items)
     extra = {"diff": diff} if module._diff else {}
     module.exit_json(changed=changed, backup_id=manifest.get("backup_id"), volumes=results,
+                     backup_dir=os.path.abspath(backup_dir), manifest=manifest_summary(manifest),
                      would_replace=would_replace, **extra,
                      msg="%s %d volume(s) from %s; %d already matched"
                      % ("would restore" if module.check_mode else "restored",

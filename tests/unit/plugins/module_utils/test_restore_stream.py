@@ -152,3 +152,18 @@ def test_load_backup_and_archive_paths(tmp_path):
                          ("volumes/none", "missing")):
         with pytest.raises(BackupUnavailable, match=message):
             archive_path(str(tmp_path), bad)
+
+
+def test_latest_ignores_backups_without_a_complete_manifest(tmp_path):
+    from ansible_collections.homeiq.phase0.plugins.module_utils.restore_source import resolve_backup
+    for name, complete in (("phase0_20260101_000000", True), ("phase0_20260102_000000", True),
+                           ("phase0_20260103_000000", False), ("phase0_20260104_000000", None)):
+        (tmp_path / name).mkdir()
+        if complete is not None:
+            _manifest(tmp_path / name, complete=complete, backup_id=name)
+    assert resolve_backup(str(tmp_path))[0] == "phase0_20260102_000000"
+    assert resolve_backup(str(tmp_path), "phase0_20260101_000000")[0] == "phase0_20260101_000000"
+    with pytest.raises(BackupUnavailable, match="not a complete backup"):
+        resolve_backup(str(tmp_path), "phase0_20260104_000000")
+    with pytest.raises(BackupUnavailable, match="no complete backup"):
+        resolve_backup(str(tmp_path / "nothing"))
