@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The backup a restore reads: its complete manifest and the archive files it names.
 
-A backup directory without a complete manifest.json does not exist for restore.
+A backup directory without a complete manifest.json does not exist for restore (manifest.py
+decides what is complete; this module only adds what restore needs on top).
 
 Interface:
     load_backup(backup_dir) -> manifest dict; raises BackupUnavailable (missing, unreadable,
@@ -19,12 +20,12 @@ Interface:
 """
 from __future__ import annotations
 
-import json
 import os
 import stat
 
-MANIFEST_NAME = "manifest.json"
-SCHEMA = "homeiq.phase0/backup-manifest/v1"
+from ansible_collections.homeiq.phase0.plugins.module_utils.manifest import (
+    IncompleteBackup, list_backups, load_manifest)
+
 _EXPECTED_KEYS = (("sha256", "sha256"), ("bytes", "bytes"), ("raw_sha256", "raw_sha256"),
                   ("raw_bytes", "raw_bytes"), ("members", "members"), ("file_bytes", "file_bytes"))
 
@@ -34,24 +35,10 @@ class BackupUnavailable(ValueError):
 
 
 def load_backup(backup_dir):
-    path = os.path.join(backup_dir, MANIFEST_NAME)
     try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        raise BackupUnavailable("%s has no %s: an incomplete backup is never used for restore"
-                                % (backup_dir, MANIFEST_NAME))
-    if not stat.S_ISREG(info.st_mode):
-        raise BackupUnavailable("%s is not a regular file" % path)
-    try:
-        with open(path, "rb") as handle:
-            manifest = json.loads(handle.read().decode("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise BackupUnavailable("cannot read %s: %s" % (path, exc))
-    if not isinstance(manifest, dict) or manifest.get("schema") != SCHEMA:
-        raise BackupUnavailable("%s is not a %s manifest" % (path, SCHEMA))
-    if manifest.get("complete") is not True:
-        raise BackupUnavailable("%s is not marked complete: the backup is never used for restore" % path)
-    return manifest
+        return load_manifest(backup_dir)
+    except IncompleteBackup as exc:
+        raise BackupUnavailable("%s; an incomplete backup is never used for restore" % exc)
 
 
 def archive_path(backup_dir, relative):
@@ -72,26 +59,12 @@ def expected_from_entry(entry):
 
 
 def complete_backups(backup_root):
-    found = []
-    try:
-        names = sorted(os.listdir(backup_root))
-    except FileNotFoundError:
-        return found
-    for name in names:
-        path = os.path.join(backup_root, name)
-        if not name.startswith("phase0_") or os.path.islink(path) or not os.path.isdir(path):
-            continue
-        try:
-            load_backup(path)
-        except BackupUnavailable:
-            continue
-        found.append((name, path))
-    return found
+    return [(item["backup_id"], item["path"]) for item in list_backups(backup_root) if item["complete"]]
 
 
 def resolve_backup(backup_root, backup_id=None):
     backups = complete_backups(backup_root)
-    if backup_id:
+    if backup_id and backup_id != "latest":
         for name, path in backups:
             if name == backup_id:
                 return name, path

@@ -26,6 +26,8 @@ description:
     (Compose recognises its volumes by the C(com.docker.compose.*) labels).
   - Keeps numeric uid/gid, modes (setuid, setgid, sticky included), symlinks, hardlinks, FIFOs and
     whole-second mtimes. Extended attributes and sparse holes are not preserved (file content is).
+  - A volume used by a running container is never written; in check mode this is a warning (a rollback
+    checks its backup before it stops the stack).
   - Safe by default - a volume that is not empty and differs from the backup is only replaced with
     O(replace=true); without it the task fails and says so. A volume that already holds exactly the
     archive's tree is left alone (not changed), so a second run changes nothing.
@@ -256,7 +258,13 @@ def main():
             host_reason = host_path_problem(is_root, client.endpoint, volume)
             item["method"], item["method_reason"] = choose_method(params["method"], host_reason is None, host_reason)
             item.update(found)
-            item.update(plan_volume(target, found["state"], params["replace"], found["running"]))
+            # In check mode running containers do not block: a rollback checks its backup before it
+            # stops the stack. The real run refuses to write under a running container.
+            running = [] if module.check_mode else found["running"]
+            if module.check_mode and found["running"] and found["state"] != "same":
+                module.warn("volume %s is in use by running container(s) %s; they must be stopped before "
+                            "the real restore" % (target, ", ".join(found["running"])))
+            item.update(plan_volume(target, found["state"], params["replace"], running))
             if item["problem"]:
                 problems.append(item["problem"])
             missing_labels = compose_labels_missing(entry.get("labels"))

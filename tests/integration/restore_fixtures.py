@@ -15,8 +15,7 @@ import time
 
 from ansible_collections.homeiq.phase0.plugins.module_utils.archive_stream import archive_stream, iter_file_chunks
 from ansible_collections.homeiq.phase0.plugins.module_utils.atomic_file import AtomicWriter
-
-SCHEMA = "homeiq.phase0/backup-manifest/v1"
+from ansible_collections.homeiq.phase0.plugins.module_utils.manifest import build_manifest, write_backup_manifest
 
 
 def member(name, kind="file", data=b"", linkname="", mode=0o644, uid=0, gid=0, mtime=1700000000,
@@ -59,12 +58,14 @@ def make_backup(root, volumes, backup_id=None, complete=True, images=None, proje
         entries.append({"name": name, "archive": archive, "sha256": result.sha256, "bytes": result.bytes,
                         "raw_sha256": result.raw_sha256, "raw_bytes": result.raw_bytes,
                         "members": result.members, "file_bytes": result.file_bytes,
-                        "labels": labels, "driver": "local", "consistency": "stopped"})
-    manifest = {"schema": SCHEMA, "backup_id": backup_id, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "host": "test", "project": project, "volumes": entries, "configs": [],
-                "images": images or [], "git": None, "complete": complete}
-    with open(os.path.join(backup_dir, "manifest.json"), "w") as handle:
-        json.dump(manifest, handle)
+                        "labels": labels, "driver": "local", "consistency": "stop"})
+    manifest = build_manifest(backup_id, project, volumes=entries, images=images or [], host="test")
+    if complete:
+        write_backup_manifest(backup_dir, manifest)
+    else:
+        manifest["complete"] = False
+        with open(os.path.join(backup_dir, "manifest.json"), "w") as handle:
+            json.dump(manifest, handle)
     return backup_dir
 
 

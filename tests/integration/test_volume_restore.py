@@ -137,10 +137,10 @@ def test_missing_or_incomplete_manifest_is_refused(tmp_path, volumes, docker_cli
     backup = make_backup(tmp_path / "a", {target: tar_bytes([ROOT, GOOD])})
     os.unlink(os.path.join(backup, "manifest.json"))
     result, _ = run_module("homeiq.phase0.volume_restore", {"backup_dir": backup})
-    assert result.get("failed") and "no manifest.json" in result["msg"]
+    assert result.get("failed") and "has no manifest.json" in result["msg"]
     backup = make_backup(tmp_path / "b", {target: tar_bytes([ROOT, GOOD])}, complete=False)
     result, _ = run_module("homeiq.phase0.volume_restore", {"backup_dir": backup})
-    assert result.get("failed") and "not marked complete" in result["msg"]
+    assert result.get("failed") and "does not say complete: true" in result["msg"]
     assert not exists(docker_client, target)
 
 

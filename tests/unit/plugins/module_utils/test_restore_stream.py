@@ -130,8 +130,8 @@ def _manifest(tmp_path, **fields):
 
 
 @pytest.mark.parametrize("fields, message", [
-    ({"complete": False}, "not marked complete"),
-    ({"schema": "other"}, "is not a homeiq.phase0/backup-manifest/v1 manifest"),
+    ({"complete": False}, "does not say complete: true"),
+    ({"schema": "other"}, "does not have schema homeiq.phase0/backup-manifest/v1"),
 ])
 def test_load_backup_refuses_incomplete(tmp_path, fields, message):
     _manifest(tmp_path, **fields)
@@ -140,7 +140,7 @@ def test_load_backup_refuses_incomplete(tmp_path, fields, message):
 
 
 def test_load_backup_and_archive_paths(tmp_path):
-    with pytest.raises(BackupUnavailable, match="no manifest.json"):
+    with pytest.raises(BackupUnavailable, match="has no manifest.json"):
         load_backup(str(tmp_path))
     _manifest(tmp_path, backup_id="x")
     assert load_backup(str(tmp_path))["backup_id"] == "x"
