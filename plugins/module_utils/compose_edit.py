@@ -27,7 +27,10 @@ from ansible_collections.homeiq.phase0.plugins.module_utils.health_probe import 
     parse_duration,
 )
 
-import yaml as pyyaml
+try:
+    import yaml as pyyaml
+except ImportError:  # pragma: no cover - ruamel.yaml's own safe loader is used instead
+    pyyaml = None
 
 try:
     from ruamel.yaml import YAML
@@ -150,9 +153,17 @@ def _load_plain_cached(text):
 
 
 def _load_plain_uncached(text):
-    """The plain data of `text`, parsed by PyYAML (libyaml when present): an independent second parser."""
+    """The plain data of `text`, parsed by PyYAML (libyaml when present) as an independent second parser;
+    ruamel.yaml's safe loader when PyYAML is missing."""
+    if pyyaml is None:
+        return YAML(typ="safe", pure=True).load(text)
     loader = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
     return pyyaml.load(text, Loader=loader)  # nosec B506 - a SafeLoader
+
+
+def load_plain(text):
+    """Plain data (dicts, lists, scalars) of YAML text."""
+    return _load_plain_uncached(text)
 
 
 def _load_plain(text):

@@ -75,8 +75,8 @@ def _fetch_line(fetch):
         outcome = "no answer (our timeout)"
     else:
         outcome = "error: %s" % (fetch.get("error") or fetch.get("error_kind") or "unknown")
-    return "%s fetch %s with %s: %s in %s" % (fetch.get("purpose"), fetch.get("url"), fetch.get("tool"),
-                                            outcome, _fmt(fetch.get("seconds")))
+    return "%s fetch %s with %s: %s in %s" % (
+        fetch.get("purpose"), fetch.get("url"), fetch.get("tool"), outcome, _fmt(fetch.get("seconds")))
 
 
 def slow_names(facts):
@@ -206,8 +206,8 @@ def _start_period(decision, facts):
             measured = (ready - started).total_seconds()
             if measured > start_period:
                 decision.add("first passing probe %s after failures, %.1f s after the container started "
-                             "(%s); start_period is %.1f s" % (success["start"], measured,
-                                                              state.get("started_at"), start_period))
+                             "(%s); start_period is %.1f s" % (
+                                 success["start"], measured, state.get("started_at"), start_period))
                 return measured
         return None
     entries = health.get("entries") or []

@@ -57,11 +57,14 @@ def http_probe(tool, url, timeout_s, insecure=None):
             argv.append("--no-check-certificate")
         return ["CMD"] + argv + [url]
     if tool in ("python3", "python"):
+        # An opener without proxy handlers: a proxy from the container's env must not sit between the probe
+        # and 127.0.0.1. It raises HTTPError for >= 400, so the probe exits 1 then.
+        handlers = "u.ProxyHandler({})"
+        prefix = "import urllib.request as u"
         if insecure:
-            code = ("import ssl, urllib.request; urllib.request.urlopen(%r, timeout=%s, "
-                    "context=ssl._create_unverified_context())" % (url, _num(timeout_s)))
-        else:
-            code = "import urllib.request; urllib.request.urlopen(%r, timeout=%s)" % (url, _num(timeout_s))
+            prefix += ", ssl"
+            handlers += ", u.HTTPSHandler(context=ssl._create_unverified_context())"
+        code = "%s; u.build_opener(%s).open(%r, timeout=%s)" % (prefix, handlers, url, _num(timeout_s))
         return ["CMD", tool, "-c", code]
     return None
 

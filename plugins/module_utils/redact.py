@@ -110,7 +110,7 @@ class Redactor:
         limit = self.secret_min_length if secret else self.min_length
         if len(stripped) < limit or (not secret and _BENIGN_RE.match(stripped)):
             return
-        for candidate in {value, stripped}:
+        for candidate in (value, stripped):
             if candidate not in self._exempt:
                 self._hunted.setdefault(candidate, name)
         self._pattern = None

@@ -1,0 +1,148 @@
+"""The in-container measuring program, run here with this Python against a local HTTP server.
+
+It is the same program the module sends into containers; running it on the host checks its
+timer, the process-group kill at the limit, status codes, refusals and the /proc port reader.
+"""
+import http.server
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from ansible_collections.homeiq.phase0.plugins.module_utils.health_incontainer import (
+    MEASURE_SCRIPT,
+    measure_request,
+    parse_measure_output,
+    parse_proc_net_tcp,
+    parse_shell_tools,
+)
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 - http.server's name
+        if self.path == "/slow":
+            time.sleep(3)
+        code = {"/ok": 200, "/bad": 500, "/slow": 200}.get(self.path, 404)
+        self.send_response(code)
+        self.end_headers()
+        self.wfile.write(b"x")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd.server_address[1]
+    httpd.shutdown()
+
+
+def closed_port():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+def run(probe=None, binary=None, tools=(), resolve=(), fetch=(), probe_limit=5, dns_limit=5, fetch_limit=1):
+    request = measure_request(probe, binary, tools, resolve, fetch, probe_limit, dns_limit, fetch_limit)
+    began = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", MEASURE_SCRIPT, request], capture_output=True, timeout=60)
+    result = parse_measure_output(proc.stdout)
+    assert result is not None, proc.stderr
+    return result, time.monotonic() - began
+
+
+def test_probe_exit_code_output_and_timer():
+    result, dummy = run(probe=["sh", "-c", "echo hello; exit 3"])
+    manual = result["manual_probe"]
+    assert manual["exit_code"] == 3 and manual["output"].strip() == "hello" and not manual["timed_out"]
+    assert 0 <= manual["seconds"] < 2
+
+
+def test_probe_limit_kills_the_whole_process_group():
+    """`sh -c 'sleep 30'`: the grandchild holds the pipe; without a group kill we would wait 30 s."""
+    result, wall = run(probe=["sh", "-c", "sleep 30; echo late"], probe_limit=0.5)
+    manual = result["manual_probe"]
+    assert manual["timed_out"] is True and manual["exit_code"] is None
+    assert 0.5 <= manual["seconds"] < 3
+    assert wall < 10
+
+
+def test_missing_binary_is_an_exec_error():
+    result, dummy = run(probe=["no-such-probe-binary-xyz", "--check"], binary="no-such-probe-binary-xyz")
+    assert result["manual_probe"]["exec_error_kind"] == "not_found"
+    assert result["probe_binary"] == {"name": "no-such-probe-binary-xyz", "path": None, "checked": True}
+
+
+def test_output_is_capped_like_docker():
+    result, dummy = run(probe=[sys.executable, "-c", "print('y' * 10000)"])
+    assert len(result["manual_probe"]["output"]) == 4096
+
+
+def test_tools_found_on_path():
+    result, dummy = run(tools=["sh", "no-such-tool-xyz"])
+    assert result["tools"]["sh"] and os.path.basename(result["tools"]["sh"]) == "sh"
+    assert result["tools"]["no-such-tool-xyz"] is None
+
+
+def test_fetch_statuses_refusal_and_timeout(server):
+    dead = closed_port()
+    result, dummy = run(fetch=[("direct", "http://127.0.0.1:%d/ok" % server),
+                               ("bad", "http://127.0.0.1:%d/bad" % server),
+                               ("missing", "http://127.0.0.1:%d/nope" % server),
+                               ("dead", "http://127.0.0.1:%d/ok" % dead),
+                               ("slow", "http://127.0.0.1:%d/slow" % server)], fetch_limit=1)
+    by = dict((f["purpose"], f) for f in result["fetches"])
+    assert by["direct"]["status"] == 200 and by["direct"]["seconds"] < 1
+    assert by["bad"]["status"] == 500
+    assert by["missing"]["status"] == 404
+    assert by["dead"]["status"] is None and by["dead"]["error_kind"] == "refused"
+    assert by["slow"]["status"] is None and by["slow"]["error_kind"] == "timeout"
+
+
+def test_resolve_localhost_and_listening_ports(server):
+    result, dummy = run(resolve=[("localhost", server)])
+    lookup = result["dns"][0]
+    assert lookup["name"] == "localhost" and "127.0.0.1" in lookup["addresses"] and lookup["seconds"] < 5
+    if result.get("listening_ports") is not None:  # /proc/net/tcp exists on Linux
+        assert server in result["listening_ports"]
+
+
+def test_parse_proc_net_tcp():
+    text = ("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+            "   0: 00000000:1F41 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1\n"
+            "   1: 0100007F:0035 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 2 1\n"
+            "   2: 0100007F:1F41 0100007F:D2A4 01 00000000:00000000 00:00000000 00000000     0        0 3 1\n")
+    assert parse_proc_net_tcp(text) == [53, 8001]
+
+
+def test_parse_shell_tools():
+    assert parse_shell_tools("curl /usr/bin/curl\nsh /bin/sh\n", ["curl", "wget"]) == {"curl": "/usr/bin/curl",
+                                                                                      "wget": None}
+
+
+@pytest.mark.parametrize("stdout, ok", [
+    (b'{"helper": "python", "tools": {}}', True),
+    (b'noise {"helper": "python"}', True),
+    (b"OCI runtime exec failed", False),
+    (b'{"other": 1}', False),
+    (b"{broken", False),
+    (b"", False),
+])
+def test_parse_measure_output(stdout, ok):
+    assert (parse_measure_output(stdout) is not None) is ok
+
+
+def test_request_is_json():
+    request = json.loads(measure_request(["CMD"], None, ["curl"], [("a", 1)], [("direct", "http://x/")], 1, 2, 3))
+    assert request["resolve"] == [["a", 1]] and request["fetch"] == [["direct", "http://x/"]]
