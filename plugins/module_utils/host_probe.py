@@ -158,13 +158,13 @@ def project_volume_bytes(api, project_name):
 
 
 def stats_snapshot(api, containers, workers=STATS_WORKERS):
-    """CPU % and memory of the running containers, as `docker stats --no-stream` shows them.
+    """CPU % and memory of the running (and paused) containers, as `docker stats --no-stream` shows them.
 
     The engine takes two samples about a second apart per call (that is where CPU % comes
     from), so a call costs ~1-2 s of waiting, not work: the calls run with a wide bound.
     Returns (samples, errors).
     """
-    running = [c for c in containers if c.get("State") == "running"]
+    running = [c for c in containers if c.get("State") in ("running", "paused")]  # as docker ps lists them
     samples, errors = [], []
     for outcome in bounded_map(lambda c: api.stats(c["Id"], stream=False), running, workers):
         name = container_name(outcome.item)
