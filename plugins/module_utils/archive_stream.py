@@ -1,0 +1,185 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, homeiq.phase0 contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The backup data path: tar stream -> SHA-256 (raw) -> compressor -> SHA-256 (compressed) -> file.
+
+Everything moves in chunks (1 MiB by default), so memory stays bounded whatever the volume
+size: at most `prefetch` chunks wait between the reader thread and the hasher/compressor, and
+zstd keeps a few job buffers per worker thread. The raw stream also passes through a
+TarScanner, which counts members and file bytes and rejects a stream that lacks the tar
+end-of-archive marker (a dropped connection or short read), so such a stream never becomes a
+published archive.
+
+Interface:
+    CHUNK_SIZE = 1 MiB
+    archive_stream(chunks, writer, codec='zstd', level=None, threads=0, progress=None,
+                   progress_interval=2.0, prefetch=4, on_chunk=None, on_member=None) -> StreamResult
+        chunks:   iterable of bytes (docker-py `get_archive(...)[0]`, a file read loop, ...)
+        writer:   anything with .write(bytes) (atomic_file.AtomicWriter); never committed here,
+                  the caller commits only after this returns.
+        progress: callable(raw_bytes, compressed_bytes, elapsed_s), at most every progress_interval s
+        prefetch: chunks read ahead by a reader thread (0 = read in the calling thread); the
+                  reader thread overlaps the engine's socket with hashing and compression.
+        on_chunk: callable(raw_bytes_so_far) after every chunk (test fault injection, cancellation)
+        on_member: callable(archive_tarscan.ScannedMember) for every member (e.g. spot SQLite files)
+        raises archive_tarscan.TruncatedArchive / TarFormatError, OSError from the writer, or
+               whatever the chunk iterable raises (connection errors).
+    StreamResult: raw_sha256, raw_bytes, sha256, bytes (compressed), members, file_bytes,
+                  codec, level, threads, duration_s, mb_per_s (raw MB/s), .as_dict()
+    iter_file_chunks(fileobj, chunk_size=CHUNK_SIZE) -> generator of chunks
+    HashingReader(fileobj): .read(n) hashes what passes; .sha256 (hex), .bytes
+"""
+from __future__ import annotations
+
+import hashlib
+import queue
+import sys
+import threading
+import time
+
+from ansible_collections.homeiq.phase0.plugins.module_utils.archive_codec import Compressor
+from ansible_collections.homeiq.phase0.plugins.module_utils.archive_tarscan import TarScanner
+
+CHUNK_SIZE = 1 << 20
+MB = 1000.0 * 1000.0
+_END = object()
+
+
+class StreamResult:
+    __slots__ = ("raw_sha256", "raw_bytes", "sha256", "bytes", "members", "file_bytes", "codec",
+                 "level", "threads", "duration_s", "mb_per_s")
+
+    def __init__(self, **fields):
+        for key in self.__slots__:
+            setattr(self, key, fields.get(key))
+
+    def as_dict(self):
+        return dict((key, getattr(self, key)) for key in self.__slots__)
+
+
+def iter_file_chunks(fileobj, chunk_size=CHUNK_SIZE):
+    while True:
+        data = fileobj.read(chunk_size)
+        if not data:
+            return
+        yield data
+
+
+class HashingReader:
+    """Wrap a binary file object; SHA-256 and count every byte read through it."""
+
+    def __init__(self, fileobj):
+        self._fileobj = fileobj
+        self._hash = hashlib.sha256()
+        self.bytes = 0
+
+    def read(self, size=-1):
+        data = self._fileobj.read(size)
+        if data:
+            self._hash.update(data)
+            self.bytes += len(data)
+        return data
+
+    def readable(self):
+        return True
+
+    @property
+    def sha256(self):
+        return self._hash.hexdigest()
+
+
+class _Prefetcher:
+    """Pull chunks from an iterable in a daemon thread into a bounded queue."""
+
+    def __init__(self, chunks, depth):
+        self._iter = iter(chunks)
+        self._queue = queue.Queue(maxsize=max(1, depth))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="phase0-archive-reader", daemon=True)
+        self._thread.start()
+
+    def _put(self, item):
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self):
+        try:
+            for chunk in self._iter:
+                if not self._put(chunk):
+                    break
+            else:
+                self._put(_END)
+                return
+        except BaseException:  # pylint: disable=broad-except - handed to the consumer thread
+            self._put(("error", sys.exc_info()[1]))
+            return
+        finally:
+            closer = getattr(self._iter, "close", None)
+            if self._stop.is_set() and closer is not None:
+                try:
+                    closer()
+                except Exception:  # pylint: disable=broad-except - best effort on abort
+                    pass
+
+    def __iter__(self):
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                return
+            if isinstance(item, tuple):
+                raise item[1]
+            yield item
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def archive_stream(chunks, writer, codec="zstd", level=None, threads=0, progress=None,
+                   progress_interval=2.0, prefetch=4, on_chunk=None, on_member=None):
+    compressor = Compressor(codec, level=level, threads=threads)
+    raw_hash = hashlib.sha256()
+    out_hash = hashlib.sha256()
+    scanner = TarScanner(on_member=on_member)
+    out_bytes = 0
+    started = time.monotonic()
+    next_report = started + progress_interval
+    source = _Prefetcher(chunks, prefetch) if prefetch else chunks
+    try:
+        for chunk in source:
+            if not chunk:
+                continue
+            raw_hash.update(chunk)
+            scanner.feed(chunk)
+            packed = compressor.compress(chunk)
+            if packed:
+                out_hash.update(packed)
+                writer.write(packed)
+                out_bytes += len(packed)
+            if on_chunk is not None:
+                on_chunk(scanner.raw_bytes)
+            if progress is not None and time.monotonic() >= next_report:
+                progress(scanner.raw_bytes, out_bytes, time.monotonic() - started)
+                next_report = time.monotonic() + progress_interval
+        scanner.finish()
+        packed = compressor.flush()
+        if packed:
+            out_hash.update(packed)
+            writer.write(packed)
+            out_bytes += len(packed)
+    finally:
+        if prefetch:
+            source.close()
+    duration = time.monotonic() - started
+    if progress is not None:
+        progress(scanner.raw_bytes, out_bytes, duration)
+    return StreamResult(
+        raw_sha256=raw_hash.hexdigest(), raw_bytes=scanner.raw_bytes, sha256=out_hash.hexdigest(),
+        bytes=out_bytes, members=scanner.members, file_bytes=scanner.file_bytes, codec=codec,
+        level=compressor.level, threads=compressor.threads, duration_s=round(duration, 3),
+        mb_per_s=round(scanner.raw_bytes / MB / duration, 1) if duration > 0 else None)

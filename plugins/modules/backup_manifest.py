@@ -1,0 +1,171 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, homeiq.phase0 contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: backup_manifest
+short_description: Commit a backup directory by writing its manifest last
+version_added: "0.1.0"
+description:
+  - Writes C(SHA256SUMS) (C(sha256sum -c) compatible), C(MANIFEST.md) (a restore guide with the exact verify
+    and restore commands) and finally C(manifest.json) (schema C(homeiq.phase0/backup-manifest/v1),
+    C(complete=true)) into O(backup_dir), each atomically (temporary file, fsync, rename, directory fsync), mode 0600.
+  - C(manifest.json) is the commit point. A backup directory without it does not exist for restore, verify or "latest".
+  - Refuses to commit when a listed file is missing or its size differs from its entry
+    (and, with O(check_hashes=true), when its SHA-256 differs).
+  - A backup is immutable. Running again with the same entries changes nothing. Different entries for a
+    directory that already has a complete manifest fail the task.
+options:
+  backup_dir:
+    description: The backup directory, named C(phase0_<YYYYmmdd_HHMMSS>).
+    type: path
+    required: true
+  backup_id:
+    description: The backup id; default is the directory's name.
+    type: str
+  project:
+    description: The compose project name recorded in the manifest.
+    type: str
+  volumes:
+    description:
+      - Volume entries, normally RV(homeiq.phase0.volume_backup#module:volumes) unchanged.
+      - Each needs name, archive, sha256, bytes, labels, driver and consistency; other keys are kept.
+    type: list
+    elements: dict
+    default: []
+  configs:
+    description: Config file entries, each with path (relative to O(backup_dir)), sha256 and bytes (and optionally source).
+    type: list
+    elements: dict
+    default: []
+  images:
+    description: Image entries, each with repository, tag, id and snapshot_tag (and optionally archive, sha256, bytes).
+    type: list
+    elements: dict
+    default: []
+  git:
+    description: Git state of the project (for example commit, branch, dirty).
+    type: dict
+    default: {}
+  host:
+    description: Host name recorded in the manifest; default is this host's name.
+    type: str
+  check_hashes:
+    description: Re-read every listed file and compare its SHA-256 before committing (slower; sizes are always checked).
+    type: bool
+    default: false
+author:
+  - homeiq.phase0 contributors
+attributes:
+  check_mode:
+    support: full
+    description: Validates the entries and the files and reports the manifest it would write; writes nothing.
+  diff_mode:
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Commit the backup
+  homeiq.phase0.backup_manifest:
+    backup_dir: "{{ volume_backup.backup_dir }}"
+    project: homeiq
+    volumes: "{{ volume_backup.volumes }}"
+    configs: "{{ config_backup.files }}"
+    images: "{{ image_snapshot.images }}"
+    git: "{{ git_state }}"
+"""
+
+RETURN = r"""
+manifest:
+  description: The manifest written (or that would be written in check mode).
+  returned: always
+  type: dict
+manifest_path:
+  description: Path of C(manifest.json).
+  returned: always
+  type: str
+files:
+  description: The files written, in order (C(manifest.json) last).
+  returned: changed
+  type: list
+  elements: str
+"""
+
+import json
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.homeiq.phase0.plugins.module_utils.archive_verify import verify_file
+from ansible_collections.homeiq.phase0.plugins.module_utils.manifest import (
+    MANIFEST_NAME, IncompleteBackup, ManifestError, build_manifest, check_files, load_manifest,
+    manifest_files, write_backup_manifest)
+
+# Host-specific or run-specific keys of volume_backup results that do not belong in a manifest.
+_DROP_KEYS = ("path",)
+
+
+def _comparable(manifest):
+    return dict((key, value) for key, value in manifest.items() if key not in ("created", "host"))
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            backup_dir=dict(type="path", required=True),
+            backup_id=dict(type="str"),
+            project=dict(type="str"),
+            volumes=dict(type="list", elements="dict", default=[]),
+            configs=dict(type="list", elements="dict", default=[]),
+            images=dict(type="list", elements="dict", default=[]),
+            git=dict(type="dict", default={}),
+            host=dict(type="str"),
+            check_hashes=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    backup_dir = os.path.abspath(params["backup_dir"])
+    path = os.path.join(backup_dir, MANIFEST_NAME)
+    volumes = [dict((k, v) for k, v in entry.items() if k not in _DROP_KEYS) for entry in params["volumes"]]
+    try:
+        manifest = build_manifest(params["backup_id"] or os.path.basename(backup_dir), params["project"],
+                                  volumes, params["configs"], params["images"], params["git"], params["host"])
+    except ManifestError as exc:
+        module.fail_json(msg="invalid manifest entries: %s" % exc, manifest_path=path)
+    manifest = json.loads(json.dumps(manifest))  # the JSON form is what is written and compared
+    if not os.path.isdir(backup_dir) or os.path.islink(backup_dir):
+        module.fail_json(msg="backup_dir %s is not a directory" % backup_dir, manifest_path=path)
+    existing = None
+    if os.path.lexists(path):
+        try:
+            existing = load_manifest(backup_dir)
+        except IncompleteBackup:
+            existing = None
+    if existing is not None:
+        if _comparable(existing) == _comparable(manifest):
+            module.exit_json(changed=False, manifest=existing, manifest_path=path)
+        module.fail_json(msg="%s already holds a complete manifest with different entries; a backup is immutable: "
+                             "write a new backup directory instead" % backup_dir, manifest_path=path)
+    problems = check_files(backup_dir, manifest)
+    if not problems and params["check_hashes"]:
+        for relpath, digest, size in manifest_files(manifest):
+            ok, file_problems, dummy, dummy2 = verify_file(os.path.join(backup_dir, relpath), digest, size)
+            problems.extend("%s: %s" % (relpath, text) for text in file_problems)
+    if problems:
+        module.fail_json(msg="refusing to commit the backup: %s" % "; ".join(problems), problems=problems,
+                         manifest_path=path)
+    if module.check_mode:
+        module.exit_json(changed=True, manifest=manifest, manifest_path=path)
+    try:
+        written = write_backup_manifest(backup_dir, manifest)
+    except OSError as exc:
+        module.fail_json(msg="could not write the manifest: %s" % exc, manifest_path=path)
+    module.exit_json(changed=True, manifest=manifest, manifest_path=path, files=list(written))
+
+
+if __name__ == "__main__":
+    main()
