@@ -135,7 +135,7 @@ def data_root_free_via_container(api, root, images, timeout=60):
             if status == 0:
                 return parse_df(output), image
             errors.append("%s: exit %s %s" % (image, status, output.strip()[:120]))
-        except Exception as exc:  # pylint: disable=broad-except - try the next image
+        except Exception as exc:  # try the next image; pylint: disable=broad-except
             errors.append("%s: %s" % (image, " ".join(str(exc).split())[:160]))
         finally:
             if container is not None:

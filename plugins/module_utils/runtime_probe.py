@@ -34,6 +34,7 @@ MARK = "@@phase0@@"
 
 # --- exec with a deadline -----------------------------------------------------------------
 
+
 def _raw_socket(sock):
     """The object select() and recv() work on, for the socket docker-py hands back."""
     for attr in ("_sock",):
@@ -96,7 +97,7 @@ def exec_capture(api, container, cmd, timeout, limit=OUTPUT_LIMIT):
     finally:
         try:
             sock.close()
-        except Exception:  # pylint: disable=broad-except - closing is best effort
+        except Exception:  # closing is best effort; pylint: disable=broad-except
             pass
         response = getattr(sock, "_response", None)
         if response is not None:
@@ -110,7 +111,7 @@ def exec_capture(api, container, cmd, timeout, limit=OUTPUT_LIMIT):
     if not timed_out:
         try:
             exit_code = api.exec_inspect(exec_id).get("ExitCode")
-        except Exception:  # pylint: disable=broad-except - the output is what matters
+        except Exception:  # the output is what matters; pylint: disable=broad-except
             exit_code = None
     return {"exit_code": exit_code, "output": output, "timed_out": timed_out,
             "seconds": round(time.monotonic() - started, 3)}
@@ -174,7 +175,7 @@ def probe_runtimes(api, container, runtimes, timeout):
         for command in commands:
             try:
                 single = exec_capture(api, container, [command, "--version"], timeout)
-            except Exception as exc:  # pylint: disable=broad-except - one command failing is data
+            except Exception as exc:  # one command failing is data; pylint: disable=broad-except
                 notes.append("exec %s --version failed: %s" % (command, _short(exc)))
                 break
             if single["timed_out"]:
@@ -238,7 +239,7 @@ def plan_container(fact, env_versions, runtimes, mode):
 def _probe(api, container, runtimes, timeout):
     try:
         found, notes = probe_runtimes(api, container, runtimes, timeout)
-    except Exception as exc:  # pylint: disable=broad-except - one container failing is data
+    except Exception as exc:  # one container failing is data; pylint: disable=broad-except
         return {}, ["exec probe failed: %s" % _short(exc)], False
     return found, notes, not notes
 

@@ -58,9 +58,11 @@ def upgrade_plan(rows):
     return plan
 
 
+_PLAN_KEYS = ("service", "container", "image", "runtime", "version", "minimum", "source", "note")
+
+
 def _plan_item(row):
-    return dict((key, row.get(key)) for key in ("service", "container", "image", "runtime", "version",
-                                                 "minimum", "source", "note"))
+    return dict((key, row.get(key)) for key in _PLAN_KEYS)
 
 
 def render_csv(rows, columns=CSV_COLUMNS):

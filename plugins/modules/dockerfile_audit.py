@@ -71,12 +71,13 @@ options:
     default: 8
 attributes:
   check_mode:
+    description: Read-only; check mode parses and probes the same way and returns the same result.
     support: full
-    details: Read-only; check mode runs the same parsing and probes.
   diff_mode:
+    description: Nothing changes, so there is no diff.
     support: none
 author:
-  - homeiq.phase0 contributors
+  - homeiq.phase0 contributors (@homeiq)
 """
 
 EXAMPLES = r"""
@@ -104,11 +105,21 @@ dockerfiles:
   type: list
   elements: dict
   contains:
-    path: {description: Absolute path (null for C(dockerfile_inline))., type: str}
-    relpath: {description: Path relative to the project directory., type: str}
-    services: {description: Services building from it., type: list}
-    target: {description: The build target, if any., type: str}
-    build_arg_names: {description: Names of the build args passed by compose (values are never returned)., type: list}
+    path:
+      description: Absolute path (null for C(dockerfile_inline)).
+      type: str
+    relpath:
+      description: Path relative to the project directory.
+      type: str
+    services:
+      description: Services building from it.
+      type: list
+    target:
+      description: 'The build target, if any.'
+      type: str
+    build_arg_names:
+      description: Names of the build args passed by compose (values are never returned).
+      type: list
     stages:
       description: index, lineno, name, platform, from (as written), image (substituted), from_stage, base_image,
         digest, runtime, version, unresolved_args.
@@ -117,7 +128,9 @@ dockerfiles:
       description: base_image, runtime, version, stage_name, stage_index of the final stage (or target), and build_runtimes
         (runtimes of every stage).
       type: dict
-    errors: {description: Parse problems (unknown target, FROM without image, unreadable file)., type: list}
+    errors:
+      description: 'Parse problems (unknown target, FROM without image, unreadable file).'
+      type: list
 base_images:
   description: Number of stages built on each base image (stage aliases excluded).
   returned: success
@@ -129,8 +142,12 @@ drift:
   type: list
   elements: dict
   contains:
-    status: {description: match, drift (stale image), unknown, not_running or no_runtime., type: str}
-    message: {description: One line saying what was compared., type: str}
+    status:
+      description: 'match, drift (stale image), unknown, not_running or no_runtime.'
+      type: str
+    message:
+      description: One line saying what was compared.
+      type: str
   sample:
     - service: api
       container: demo-api-1
@@ -165,7 +182,7 @@ def running_rows(module, project_name):
     try:
         return audit_rows(client.api, project_name, timeout=module.params["exec_timeout"],
                           workers=module.params["workers"])
-    except Exception as exc:  # pylint: disable=broad-except - reported with the endpoint, not a traceback
+    except Exception as exc:  # reported with the endpoint, not a traceback; pylint: disable=broad-except
         client.fail("probing the containers of project %s failed: %s" % (project_name, exc))
     finally:
         client.close()

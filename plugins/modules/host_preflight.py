@@ -132,12 +132,13 @@ options:
     default: never
 attributes:
   check_mode:
+    description: Read-only; check mode runs the same measurements and returns the same result.
     support: full
-    details: Read-only; check mode runs the same measurements.
   diff_mode:
+    description: Nothing changes, so there is no diff.
     support: none
 author:
-  - homeiq.phase0 contributors
+  - homeiq.phase0 contributors (@homeiq)
 """
 
 EXAMPLES = r"""
@@ -165,13 +166,27 @@ checks:
   type: list
   elements: dict
   contains:
-    id: {description: Stable check id (engine_version, compose_plugin, memory, disk_data_root, ...)., type: str}
-    title: {description: What is checked., type: str}
-    requirement: {description: What passes., type: str}
-    value: {description: What was measured., type: str}
-    status: {description: pass, warn or fail., type: str}
-    fix: {description: One line saying what to do (empty on pass)., type: str}
-    details: {description: Raw measurements behind the value, when useful., type: dict}
+    id:
+      description: 'Stable check id (engine_version, compose_plugin, memory, disk_data_root, ...).'
+      type: str
+    title:
+      description: What is checked.
+      type: str
+    requirement:
+      description: What passes.
+      type: str
+    value:
+      description: What was measured.
+      type: str
+    status:
+      description: 'pass, warn or fail.'
+      type: str
+    fix:
+      description: One line saying what to do (empty on pass).
+      type: str
+    details:
+      description: 'Raw measurements behind the value, when useful.'
+      type: dict
   sample:
     - id: engine_version
       title: Docker Engine version (from the engine)
@@ -322,7 +337,7 @@ def data_root_check(module, api, endpoint, info, root, summaries, volume_bytes, 
             images = module.params["probe_images"] or _unique([s.get("ImageID") or s.get("Image") for s in summaries])
             free, image = hp.data_root_free_via_container(api, root, images)
             method = "container (%s)" % image
-    except Exception as exc:  # pylint: disable=broad-except - an unmeasured disk is a check result
+    except Exception as exc:  # an unmeasured disk is a check result; pylint: disable=broad-except
         error = " ".join(str(exc).split())[:300]
         if mode == "container":
             fix = "set probe_images to a local image that has df (nothing is pulled), then re-run; " + fix
@@ -395,7 +410,7 @@ def main():
     else:
         try:
             checks.extend(engine_checks(module, client, project, thresholds, severity, result))
-        except Exception as exc:  # pylint: disable=broad-except - an engine error mid-way is one clear failure
+        except Exception as exc:  # an engine error mid-way is one clear failure; pylint: disable=broad-except
             checks.append(hc.check("engine_reachable", "Docker engine reachable", "an engine answers at %s" % endpoint,
                                    "stopped answering: %s" % " ".join(str(exc).split())[:300], False,
                                    "check dockerd on the engine host, then re-run", {"engine_reachable": hc.FAIL},
@@ -417,8 +432,8 @@ def main():
                   elapsed=round(time.monotonic() - started, 3))
     failing = [c for c in checks if c["status"] == hc.FAIL or (params["fail_on"] == "warn" and c["status"] == hc.WARN)]
     if params["fail_on"] != "never" and failing:
-        module.fail_json(msg="host preflight: %s" % "; ".join("%s %s: %s -> %s" % (c["id"], c["status"], c["value"], c["fix"])
-                                                             for c in failing), **result)
+        reasons = ["%s %s: %s -> %s" % (c["id"], c["status"], c["value"], c["fix"]) for c in failing]
+        module.fail_json(msg="host preflight: %s" % "; ".join(reasons), **result)
     module.exit_json(**result)
 
 

@@ -100,12 +100,13 @@ options:
     default: false
 attributes:
   check_mode:
+    description: Read-only; check mode runs the same probes (the execs only run C(--version)) and returns the same result.
     support: full
-    details: Read-only; check mode runs the same probes.
   diff_mode:
+    description: Nothing changes, so there is no diff.
     support: none
 author:
-  - homeiq.phase0 contributors
+  - homeiq.phase0 contributors (@homeiq)
 """
 
 EXAMPLES = r"""
@@ -141,21 +142,51 @@ rows:
   type: list
   elements: dict
   contains:
-    service: {description: Compose service name., type: str}
-    container: {description: Container name., type: str}
-    container_id: {description: Short container id., type: str}
-    image: {description: Image the container was created from., type: str}
-    image_id: {description: Image id., type: str}
-    state: {description: Container state (running, exited, ...)., type: str}
-    runtime: {description: python, node, none or unknown., type: str}
-    version: {description: Full version found., type: str}
-    major_minor: {description: Major.minor of the version., type: str}
-    source: {description: Where the version came from - env, exec or none., type: str}
-    command: {description: The env key or the command that gave the version., type: str}
-    minimum: {description: The policy minimum for the runtime., type: str}
-    status: {description: OK, NEEDS_UPGRADE, UNKNOWN, NO_RUNTIME or STOPPED., type: str}
-    priority: {description: CRITICAL, HIGH, MEDIUM or LOW., type: str}
-    note: {description: Why a value is missing or how it was read., type: str}
+    service:
+      description: Compose service name.
+      type: str
+    container:
+      description: Container name.
+      type: str
+    container_id:
+      description: Short container id.
+      type: str
+    image:
+      description: Image the container was created from.
+      type: str
+    image_id:
+      description: Image id.
+      type: str
+    state:
+      description: 'Container state (running, exited, ...).'
+      type: str
+    runtime:
+      description: 'python, node, none or unknown.'
+      type: str
+    version:
+      description: Full version found.
+      type: str
+    major_minor:
+      description: Major.minor of the version.
+      type: str
+    source:
+      description: 'Where the version came from - env, exec or none.'
+      type: str
+    command:
+      description: The env key or the command that gave the version.
+      type: str
+    minimum:
+      description: The policy minimum for the runtime.
+      type: str
+    status:
+      description: 'OK, NEEDS_UPGRADE, UNKNOWN, NO_RUNTIME or STOPPED.'
+      type: str
+    priority:
+      description: 'CRITICAL, HIGH, MEDIUM or LOW.'
+      type: str
+    note:
+      description: Why a value is missing or how it was read.
+      type: str
   sample:
     - service: legacy-worker
       container: demo-legacy-worker-1
@@ -255,7 +286,7 @@ def main():
         raw = audit_rows(client.api, project, runtimes=module.params["runtimes"], mode=module.params["probe"],
                          timeout=module.params["exec_timeout"], workers=module.params["workers"],
                          include_oneoff=module.params["include_oneoff"], scope=module.params["probe_scope"])
-    except Exception as exc:  # pylint: disable=broad-except - an engine error mid-audit is reported, not a traceback
+    except Exception as exc:  # an engine error mid-audit is reported, not a traceback; pylint: disable=broad-except
         client.fail("runtime audit of project %s failed: %s" % (project, exc))
     finally:
         client.close()
