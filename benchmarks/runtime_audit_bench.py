@@ -17,6 +17,7 @@ and Debian nodejs, nothing pulled), then measures, side by side on the same cont
 
 It also checks that the module found the same versions the baseline printed.
 Usage: .venv/bin/python benchmarks/runtime_audit_bench.py [--containers 40] [--repeat 3] [--keep]
+       [--distinct-images]   (every service its own image id: one exec per container, the worst case)
 """
 import argparse
 import json
@@ -36,16 +37,32 @@ sys.path.insert(0, os.path.join(ROOT, ".collections"))
 IMAGES = (("phase0-fixture/debian-python:latest", "python3"), ("phase0-fixture/node:latest", "node"))
 
 
-def compose_file(count):
+def compose_file(count, images=None):
     lines = ["services:"]
     for index in range(count):
         image, dummy = IMAGES[index % 4 == 3]  # three python services to one node service
+        if images:
+            image = images[index]
         lines += ["  svc-%02d:" % index, "    image: %s" % image, "    pull_policy: never",
                   "    command: [\"sleep\", \"infinity\"]", "    init: true",
                   # No network: 40 concurrent endpoint removals can leave a stale bridge endpoint on
                   # engine 20.10, and the audit does not need one.
                   "    network_mode: none"]
     return "\n".join(lines) + "\n"
+
+
+def build_distinct_images(prefix, count):
+    """One image per service (a LABEL makes each id distinct), like a stack whose services each build
+    their own image: the worst case for the audit, one exec per container. Returns the tags."""
+    tags = []
+    for index in range(count):
+        base = IMAGES[index % 4 == 3][0]
+        tag = "%s-img%02d:latest" % (prefix, index)
+        subprocess.run(["docker", "build", "-q", "--network", "none", "-t", tag, "-"],
+                       input="FROM %s\nLABEL org.homeiq.phase0.bench=%d\n" % (base, index), text=True,
+                       check=True, capture_output=True, env=dict(os.environ, DOCKER_BUILDKIT="0"))
+        tags.append(tag)
+    return tags
 
 
 def compose(directory, project, *args):
@@ -64,16 +81,29 @@ def baseline(found):
     versions = {}
     started = time.monotonic()
     for name, image in found:
-        binary = "node" if "node" in image else "python3"
+        index = int(re.search(r"svc-(\d+)", name).group(1))
+        binary = IMAGES[index % 4 == 3][1]
         out = subprocess.run(["docker", "exec", name, binary, "--version"], capture_output=True, text=True).stdout
         match = re.search(r"(\d+\.\d+\.\d+)", out)
         versions[name] = match.group(1) if match else None
     return time.monotonic() - started, versions
 
 
+def ansible_env():
+    return dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+                ANSIBLE_STDOUT_CALLBACK="json", PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
+
+
+def ping_call():
+    """One ad-hoc task that does nothing: the fixed cost of an Ansible task (P9's 'single-task startup')."""
+    started = time.monotonic()
+    subprocess.run([os.path.join(BIN, "ansible"), "localhost", "-m", "ansible.builtin.ping"], capture_output=True,
+                   cwd=ROOT, env=ansible_env(), check=True)
+    return time.monotonic() - started
+
+
 def module_call(project):
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-               ANSIBLE_STDOUT_CALLBACK="json", PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
+    env = ansible_env()
     started = time.monotonic()
     proc = subprocess.run([os.path.join(BIN, "ansible"), "localhost", "-m", "homeiq.phase0.runtime_audit",
                            "-a", json.dumps({"project_name": project})], capture_output=True, text=True, cwd=ROOT,
@@ -118,19 +148,24 @@ def main():
     parser.add_argument("--containers", type=int, default=40)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="leave the stack running")
+    parser.add_argument("--distinct-images", action="store_true",
+                        help="give every service its own image id (worst case: one exec per container)")
     args = parser.parse_args()
 
     project = "p0bench" + uuid.uuid4().hex[:6]
     directory = tempfile.mkdtemp(prefix="phase0-bench-")
+    images = build_distinct_images(project, args.containers) if args.distinct_images else None
     with open(os.path.join(directory, "compose.yml"), "w") as handle:
-        handle.write(compose_file(args.containers))
+        handle.write(compose_file(args.containers, images))
     t0 = time.monotonic()
     compose(directory, project, "up", "-d", "--quiet-pull")
-    print("stack %s: %d containers up in %.1f s" % (project, args.containers, time.monotonic() - t0))
+    print("stack %s: %d containers (%s) up in %.1f s" % (
+        project, args.containers, "%d distinct images" % len(images) if images else "2 images",
+        time.monotonic() - t0))
     try:
         found = containers(project)
         assert len(found) == args.containers, found
-        base_times, mod_times, proc_times, cont_times, ans_times = [], [], [], [], []
+        base_times, mod_times, proc_times, cont_times, ans_times, ping_times = [], [], [], [], [], []
         for dummy in range(args.repeat):
             seconds, versions = baseline(found)
             base_times.append(seconds)
@@ -138,6 +173,7 @@ def main():
             mod_times.append(seconds)
             seconds, dummy_result = module_call(project)
             ans_times.append(seconds)
+            ping_times.append(ping_call())
             seconds, dummy_rows = in_process(project, "image")
             proc_times.append(seconds)
             seconds, per_container = in_process(project, "container")
@@ -147,15 +183,18 @@ def main():
                 mismatched = dict((c, (versions[c], got.get(c))) for c in versions if versions[c] != got.get(c))
                 if mismatched:
                     raise SystemExit("%s and docker exec disagree: %s" % (label, mismatched))
-        base, mod, proc, cont, ans = (statistics.median(x)
-                                      for x in (base_times, mod_times, proc_times, cont_times, ans_times))
+        base, mod, proc, cont, ans, ping = (statistics.median(x) for x in (
+            base_times, mod_times, proc_times, cont_times, ans_times, ping_times))
         print("baseline  serial docker exec x%d : median %.2f s  %s" % (len(found), base, _fmt(base_times)))
         print("module    one module process     : median %.2f s  %s" % (mod, _fmt(mod_times)))
         print("ansible   one ad-hoc task (CLI)  : median %.2f s  %s" % (ans, _fmt(ans_times)))
+        print("ping      ad-hoc ansible.builtin.ping: median %.2f s  %s" % (ping, _fmt(ping_times)))
         print("in-process audit_rows(image)     : median %.2f s  %s" % (proc, _fmt(proc_times)))
         print("in-process audit_rows(container) : median %.2f s  %s" % (cont, _fmt(cont_times)))
         print("speed-up  module vs baseline     : %.1fx" % (base / mod))
         print("speed-up  ansible task vs baseline: %.1fx" % (base / ans))
+        print("P9        ansible task - ping = %.2f s for %d containers (budget N x 10 ms = %.2f s)"
+              % (ans - ping, len(found), len(found) * 0.010))
         print("speed-up  in-process vs baseline : %.1fx (image scope), %.1fx (container scope)"
               % (base / proc, base / cont))
         print("load      1-min load average %.1f on %d cores" % (os.getloadavg()[0], os.cpu_count()))
@@ -166,6 +205,8 @@ def main():
                 compose(directory, project, "down", "-t", "1", "--remove-orphans")
             except subprocess.CalledProcessError as exc:
                 print("teardown: %s" % (exc.stderr or "").strip()[-300:], file=sys.stderr)
+            if images:
+                subprocess.run(["docker", "rmi"] + images, capture_output=True, check=False)
 
 
 def _fmt(values):
