@@ -138,3 +138,52 @@ def test_drift_per_container_and_summary():
     records = drift([_entry(["a"], "python", "3.12")], rows)
     assert [(r["container"], r["status"]) for r in records] == [("a-1", "match"), ("a-2", "drift")]
     assert summarize_drift(records) == {"match": 1, "drift": 1}
+
+
+CORPUS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
+                      "fixtures", "corpus", "homeiq")
+
+
+def _corpus_reader(project_dir):
+    """Dockerfile text for a path, from the TSV of HomeIQ's real FROM/ARG lines (IOError when absent)."""
+    files = {}
+    with open(os.path.join(CORPUS, "dockerfile-from-arg-lines.tsv"), encoding="utf-8") as handle:
+        for row in handle:
+            path, dummy, text = row.rstrip("\n").partition("\t")
+            files.setdefault(path, []).append(text.partition(":")[2])
+
+    def read(path):
+        rel = os.path.relpath(path, project_dir)
+        if rel not in files:
+            raise IOError(2, "No such file or directory")
+        return "\n".join(files[rel]) + "\n"
+    return read
+
+
+def test_homeiq_2026_02_04_compose_to_dockerfiles():
+    project_dir = os.path.join(CORPUS, "2026-02-04")
+    project = resolve_project(project_dir, env={})
+    specs = build_specs(project)
+    assert len(specs) == 44
+    entries = audit_dockerfiles(specs, project_dir, read=_corpus_reader(project_dir))
+    assert len(entries) == 43  # two services build from one Dockerfile
+    broken = sorted(e["relpath"] for e in entries if e["errors"])
+    # archived Dockerfiles a compose service still points at; not among the 56 files of the TSV
+    assert broken == ["services/archive/2025-q4/ai-automation-service/docker/ner-service.Dockerfile",
+                      "services/archive/2025-q4/ai-automation-service/docker/openai-service.Dockerfile"]
+    final = dict((service, e["final"]) for e in entries for service in e["services"] if e["final"])
+    assert (final["websocket-ingestion"]["runtime"], final["websocket-ingestion"]["version"]) == ("python", "3.12")
+    assert final["automation-linter"]["base_image"] == "python:3.11-slim"
+    dashboard = final["health-dashboard"]
+    assert (dashboard["base_image"], dashboard["runtime"], dashboard["build_runtimes"]) == \
+        ("nginx:alpine", None, ["node 20.19.0"])
+
+
+def test_homeiq_2026_08_06_includes_resolve_build_paths_per_domain():
+    project_dir = os.path.join(CORPUS, "2026-08-06")
+    specs = dict((s["service"], s) for s in build_specs(resolve_project(project_dir, env={})))
+    assert len(specs) == 54
+    # context ../.. in domains/core-platform/compose.yml is the project root
+    assert specs["data-api"]["context"] == project_dir
+    assert specs["data-api"]["path"] == os.path.join(project_dir, "domains", "core-platform", "data-api", "Dockerfile")
+    assert all(s["path"].startswith(os.path.join(project_dir, "domains") + os.sep) for s in specs.values())
