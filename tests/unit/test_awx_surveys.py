@@ -326,9 +326,6 @@ def test_bool_variables_are_asked_as_ansible_booleans():
 # Role documentation being written while these surveys were: remove an entry once its role
 # documents the variable (strict: the test then XPASSes and fails, as a reminder).
 NOT_YET_DOCUMENTED = {
-    "healthcheck_fix": "roles/healthcheck/meta/argument_specs.yml",
-    "phase0_backup_id": "roles/restore/meta/argument_specs.yml",
-    "rollback_confirm": "roles/restore/meta/argument_specs.yml",
 }
 
 
