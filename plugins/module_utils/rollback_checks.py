@@ -46,8 +46,9 @@ def container_verdict(container, expected=None):
             return "ok", "running" + (", healthy" if health else "")
         if health == "starting":
             return "pending", "health: starting"
-        if expected.get("health") == "unhealthy":
-            return "as_before", "unhealthy, as it was when the backup was taken"
+        if expected.get("health") in ("unhealthy", "starting"):
+            # Not healthy at backup time either: rollback restores that state, it cannot improve it.
+            return "as_before", "unhealthy; it was %s when the backup was taken" % expected["health"]
         return "failed", "unhealthy (it was %s when the backup was taken)" % (expected.get("health") or "not recorded")
     code = exit_code_from_status(container.get("Status"))
     if state == "exited" and code == 0 and expected.get("state") in (None, "exited"):

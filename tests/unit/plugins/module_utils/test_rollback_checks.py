@@ -20,6 +20,7 @@ def _c(service, state="running", status="Up 1 minute", oneoff="False"):
     ("running", "Up 2 minutes (unhealthy)", {"state": "running", "health": "healthy"}, "failed"),
     ("running", "Up 2 minutes (unhealthy)", None, "failed"),
     ("running", "Up 2 minutes (unhealthy)", {"state": "running", "health": "unhealthy"}, "as_before"),
+    ("running", "Up 2 minutes (unhealthy)", {"state": "running", "health": "starting"}, "as_before"),
     ("exited", "Exited (0) 1 minute ago", None, "completed"),
     ("exited", "Exited (0) 1 minute ago", {"state": "exited"}, "completed"),
     ("exited", "Exited (0) 1 minute ago", {"state": "running", "health": None}, "failed"),
