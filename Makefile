@@ -13,9 +13,13 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(BIN):$(PATH)
 export VENV
 
-DEMO_DIR := $(CURDIR)/tests/fixtures/demo
+# `make demo` runs on a copy of the demo stack: the health fix edits the compose file, and phase 0
+# writes backups/, diagnostics/, logs/ and reports/ next to it; the checkout stays clean.
+DEMO_SRC := $(CURDIR)/tests/fixtures/demo
+DEMO_DIR := $(CURDIR)/.build/demo
+DEMO_VARS := $(CURDIR)/tests/fixtures/demo-vars.yml
 
-.PHONY: ee testdeps help bootstrap venv collection engine images demo demo-down test unit sanity lint integration molecule pytest clean
+.PHONY: demo-rollback ee testdeps help bootstrap venv collection engine images demo demo-down test unit sanity lint integration molecule pytest clean
 
 help:
 	@echo "make demo   - set up everything, start the demo stack, run phase 0 on it"
@@ -45,12 +49,19 @@ testdeps:
 bootstrap: venv collection engine images
 
 demo: bootstrap
+	@if [ ! -f $(DEMO_DIR)/docker-compose.yml ]; then mkdir -p $(DEMO_DIR) && cp -a $(DEMO_SRC)/. $(DEMO_DIR)/; fi
 	docker compose --project-directory $(DEMO_DIR) up -d --quiet-pull
 	tests/bootstrap/wait_settled.sh $(DEMO_DIR) 120
-	$(BIN)/ansible-playbook playbooks/phase0.yml -e phase0_project_dir=$(DEMO_DIR)
+	$(BIN)/ansible-playbook playbooks/phase0.yml -e @$(DEMO_VARS) -e phase0_project_dir=$(DEMO_DIR)
+
+# Roll the demo back to its newest backup (what an operator runs after a rebuild went wrong).
+demo-rollback: bootstrap
+	$(BIN)/ansible-playbook playbooks/rollback.yml -e @$(DEMO_VARS) -e phase0_project_dir=$(DEMO_DIR) \
+	  -e rollback_confirm=true -e restore_replace_volumes=true
 
 demo-down: engine
-	docker compose --project-directory $(DEMO_DIR) down -v --remove-orphans
+	if [ -f $(DEMO_DIR)/docker-compose.yml ]; then docker compose --project-directory $(DEMO_DIR) down -v --remove-orphans; fi
+	rm -rf $(DEMO_DIR)
 
 unit: venv collection
 	$(BIN)/pytest tests/unit -q
