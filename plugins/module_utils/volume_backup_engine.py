@@ -8,11 +8,15 @@ Interface:
            use_mountpoint=None) -> (plan, facts)
         lists volumes and containers (two API calls), selects and plans (volume_backup_plan),
         estimates sizes from the engine's df() (UsageData) or, as root on the engine host,
-        from the volumes' Mountpoints.
-    BackupRun(api, plan, backup_dir, options, log=None).run() -> result dict
+        from the volumes' Mountpoints. facts['project_images']: image ids of every container of
+        the project or mounting a selected volume, in any state (helper image candidates when
+        no running container uses the volume, e.g. a stopped stack).
+    BackupRun(api, plan, backup_dir, options, replan=None).run() -> result dict
         options: compression, compression_level, threads, stop_timeout, health_timeout,
         lock_timeout, helper_image, project, chunk_size, stall_timeout, workers (8).
-        Takes the run lock, cleans stale *.partial files and helper containers, then for each
+        Takes the run lock; if it broke a stale lock, restarts/unpauses the containers the dead run
+        had stopped/paused and, when it did, plans again with replan(). Cleans stale *.partial
+        files and helper containers, then for each
         group of volumes: pre-hooks, stop/pause the group's containers concurrently (bounded),
         archive each volume through a helper container that is created, never started, with
         the volume mounted read-only (get_archive -> archive_stream -> AtomicWriter), and, in
@@ -22,7 +26,10 @@ Interface:
         engine, hook, helper_image, unhealthy, interrupted, fault_injection, io.
     get_archive_chunks(api, container_id, path, chunk_size, stall_timeout) -> (chunks, stat)
         streams the tar from the engine with a per-read stall timeout (never unbounded).
-    wait_healthy(api, container_id, timeout) -> {status: healthy|running|unhealthy|exited|timeout, seconds}
+    wait_healthy(api, container_id, timeout) -> {status: healthy|running|unhealthy|exited|paused|timeout|error,
+                                                  health, running, seconds}
+        A restarted container only has to come back to the health it had when it was stopped
+        (volume_backup_plan.health_verdict): unhealthy before and after is a warning, not a failure.
     BackupLog(path): .line(text) appends a timestamped line to backup.log (0600, O_NOFOLLOW).
 
 Test-only fault injection (environment of the module process; never set in production):
@@ -51,7 +58,7 @@ from ansible_collections.homeiq.phase0.plugins.module_utils.atomic_file import (
 from ansible_collections.homeiq.phase0.plugins.module_utils.backup_lock import BackupLock, LockBusy
 from ansible_collections.homeiq.phase0.plugins.module_utils.docker_client import bounded_map
 from ansible_collections.homeiq.phase0.plugins.module_utils.volume_backup_plan import (
-    has_live_wal, plan_backup, select_volumes, space_problem, sqlite_files)
+    has_live_wal, health_verdict, plan_backup, select_volumes, space_problem, sqlite_files)
 
 HELPER_LABEL = "homeiq.phase0.helper"
 HELPER_PROJECT_LABEL = "homeiq.phase0.helper-project"
@@ -154,7 +161,17 @@ def gather(api, project=None, names=None, exclude=(), consistency="auto", compre
     sizes, size_source = volume_sizes(api, selected, use_mountpoint)
     plan = plan_backup(selected, containers, consistency, sizes, compression)
     known = [size for size in sizes.values() if size is not None]
+    names_selected = set(volume["Name"] for volume in selected)
+    project_images = []
+    for container in containers:
+        mounts = set(mount.get("Name") for mount in container.get("Mounts") or ())
+        if ((project and (container.get("Labels") or {}).get("com.docker.compose.project") == project)
+                or mounts & names_selected):
+            image = container.get("ImageID") or container.get("Image")
+            if image and image not in project_images:
+                project_images.append(image)
     facts = {"excluded": excluded, "missing": missing, "size_source": size_source,
+             "project_images": project_images,
              "estimated_bytes": sum(known) if known else (0 if not selected else None),
              "unknown_sizes": sorted(name for name, size in sizes.items() if size is None)}
     return plan, facts
@@ -213,7 +230,8 @@ def wait_healthy(api, container_id, timeout, poll=0.5):
         try:
             state = api.inspect_container(container_id).get("State") or {}
         except Exception as exc:  # pylint: disable=broad-except - reported, never raised
-            return {"status": "error", "error": str(exc), "seconds": round(time.monotonic() - started, 3)}
+            return {"status": "error", "error": str(exc), "health": None, "running": False,
+                    "seconds": round(time.monotonic() - started, 3)}
         health = (state.get("Health") or {}).get("Status")
         if not state.get("Running"):
             if state.get("Status") in ("exited", "dead"):
@@ -234,7 +252,9 @@ def wait_healthy(api, container_id, timeout, poll=0.5):
             status = "timeout"
             break
         time.sleep(poll)
-    return {"status": status, "seconds": round(time.monotonic() - started, 3)}
+    return {"status": status, "health": health if health not in (None, "none") else None,
+            "running": bool(state.get("Running")) and not state.get("Paused"),
+            "seconds": round(time.monotonic() - started, 3)}
 
 
 class _FaultyWriter:
@@ -254,9 +274,10 @@ class _FaultyWriter:
 class BackupRun:
     """One locked backup run (see module doc)."""
 
-    def __init__(self, api, plan, backup_dir, options, log_events=None):
+    def __init__(self, api, plan, backup_dir, options, replan=None):
         self.api = api
         self.plan = plan
+        self.replan = replan
         self.backup_dir = os.path.abspath(backup_dir)
         self.lock_dir = os.path.dirname(self.backup_dir)
         self.options = options
@@ -274,15 +295,16 @@ class BackupRun:
         self._interrupted = False
         self._stopped_now = set()
         self._paused_now = set()
+        self._health_before = {}  # container id -> health when it was stopped (None: no healthcheck)
 
     # -- helpers --
     def _log(self, text):
         if self.log is not None:
             self.log.line(text)
 
-    def _event(self, container_id, action, ok, seconds, error=None, **extra):
+    def _event(self, container_id, action, ok, seconds, error=None, name=None, **extra):
         info = self.plan["containers"].get(container_id, {})
-        event = {"id": container_id[:12], "name": info.get("name", container_id[:12]), "action": action,
+        event = {"id": container_id[:12], "name": name or info.get("name", container_id[:12]), "action": action,
                  "ok": ok, "seconds": round(seconds, 3)}
         if error:
             event["error"] = error
@@ -297,23 +319,27 @@ class BackupRun:
             self.lock.update(stopped=sorted(self._stopped_now), paused=sorted(self._paused_now),
                              backup_dir=self.backup_dir)
 
-    def _timed_call(self, container_id, action, fn):
+    def _timed_call(self, container_id, action, fn, name=None):
         started = time.monotonic()
         try:
             fn()
         except Exception as exc:  # pylint: disable=broad-except - reported per container
-            self._event(container_id, action, False, time.monotonic() - started, str(exc))
+            self._event(container_id, action, False, time.monotonic() - started, str(exc), name=name)
             return False
-        self._event(container_id, action, True, time.monotonic() - started)
+        self._event(container_id, action, True, time.monotonic() - started, name=name)
         return True
 
     def _stop_timeout(self, container_id):
+        """Seconds to give the container to stop; records its health before the stop on the way."""
+        try:
+            attrs = self.api.inspect_container(container_id)
+        except Exception:  # pylint: disable=broad-except - fall back to the defaults
+            attrs = {}
+        health = ((attrs.get("State") or {}).get("Health") or {}).get("Status")
+        self._health_before[container_id] = health if health not in (None, "none") else None
         if self.options.get("stop_timeout") is not None:
             return int(self.options["stop_timeout"])
-        try:
-            value = (self.api.inspect_container(container_id).get("Config") or {}).get("StopTimeout")
-        except Exception:  # pylint: disable=broad-except - fall back to the default
-            value = None
+        value = (attrs.get("Config") or {}).get("StopTimeout")
         return int(value) if value is not None else DEFAULT_STOP_TIMEOUT
 
     # -- phases --
@@ -331,22 +357,23 @@ class BackupRun:
     def _recover_from_stale(self, holder):
         """A dead run left containers stopped/paused: bring them back (and say so)."""
         state = holder.get("state") or {}
-        for container_id in state.get("stopped") or ():
-            try:
-                current = self.api.inspect_container(container_id).get("State") or {}
-            except Exception:  # pylint: disable=broad-except - gone: nothing to recover
-                continue
-            if not current.get("Running"):
-                ok = self._timed_call(container_id, "start (recovery)", lambda cid=container_id: self.api.start(cid))
-                self.recovered.append({"id": container_id[:12], "action": "start", "ok": ok})
-        for container_id in state.get("paused") or ():
-            try:
-                current = self.api.inspect_container(container_id).get("State") or {}
-            except Exception:  # pylint: disable=broad-except
-                continue
-            if current.get("Paused"):
-                ok = self._timed_call(container_id, "unpause (recovery)", lambda cid=container_id: self.api.unpause(cid))
-                self.recovered.append({"id": container_id[:12], "action": "unpause", "ok": ok})
+        for action, ids in (("start", state.get("stopped") or ()), ("unpause", state.get("paused") or ())):
+            for container_id in ids:
+                try:
+                    attrs = self.api.inspect_container(container_id)
+                except Exception:  # pylint: disable=broad-except - gone: nothing to recover
+                    continue
+                current = attrs.get("State") or {}
+                name = (attrs.get("Name") or "").lstrip("/") or container_id[:12]
+                if action == "start" and not current.get("Running"):
+                    call = self.api.start
+                elif action == "unpause" and current.get("Paused"):
+                    call = self.api.unpause
+                else:
+                    continue
+                ok = self._timed_call(container_id, "%s (recovery)" % action,
+                                      lambda cid=container_id, fn=call: fn(cid), name=name)
+                self.recovered.append({"id": container_id[:12], "name": name, "action": action, "ok": ok})
 
     def _clean_stale_helpers(self):
         project = self.options.get("project") or "volumes"
@@ -558,9 +585,15 @@ class BackupRun:
         for container_id, future in self._health_futures:
             outcome = future.result()
             info = self.plan["containers"].get(container_id, {})
-            outcome.update(id=container_id[:12], name=info.get("name", container_id[:12]))
+            outcome.update(id=container_id[:12], name=info.get("name", container_id[:12]),
+                           before=self._health_before.get(container_id))
+            outcome["ok"], warning = health_verdict(outcome["before"], outcome)
+            if warning:
+                self.warnings.append(warning)
+                self._log(warning)
             report.append(outcome)
-            self._log("container=%s health=%s seconds=%s" % (outcome["name"], outcome["status"], outcome["seconds"]))
+            self._log("container=%s health=%s before=%s ok=%s seconds=%s" % (
+                outcome["name"], outcome["status"], outcome["before"], outcome["ok"], outcome["seconds"]))
         if self._health_pool is not None:
             self._health_pool.shutdown(wait=True)
         return report
@@ -600,6 +633,9 @@ class BackupRun:
                 self.warnings.append(message)
                 self._log(message)
                 self._recover_from_stale(holder)
+                if self.recovered and self.replan is not None:
+                    # Containers came back: plan again so they are stopped/paused like any writer.
+                    self.plan = self.replan()
             self.cleaned = remove_stale_partials(self.lock_dir, max_depth=3, older_than=self.lock.acquired_at)
             for path in self.cleaned:
                 self._log("removed stale partial file %s" % path)
@@ -610,11 +646,13 @@ class BackupRun:
             health = self._collect_health()
             result = self._result()
             result["health"] = health
-            bad = [item for item in health if item["status"] not in ("healthy", "running")]
+            bad = [item for item in health if not item["ok"]]
             if bad:
                 raise BackupFailed("unhealthy", "the archives were written, but container(s) did not come back "
-                                                "healthy after the backup: %s" % ", ".join(
-                                                    "%s (%s)" % (item["name"], item["status"]) for item in bad),
+                                                "to the health they had before the backup: %s" % ", ".join(
+                                                    "%s (%s, was %s)" % (item["name"], item["status"],
+                                                                         item["before"] or "running")
+                                                    for item in bad),
                                    result)
             return result
         finally:

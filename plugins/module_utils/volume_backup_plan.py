@@ -29,6 +29,12 @@ Interface:
     space_problem(free_bytes, estimated_bytes, margin) -> message or None
     archive_name(volume, compression) -> 'volumes/<volume>.tar.zst'
     sqlite_files(names) -> names that look like SQLite databases or their WAL/journal files
+    health_verdict(before, outcome) -> (ok, warning or None)
+        before: the container's health when it was stopped (healthy, unhealthy, starting, or None
+        without a healthcheck); outcome: wait_healthy's {status, health, running}. A container only
+        has to come back to the health it had: healthy before -> healthy; no healthcheck -> running;
+        not yet healthy before (unhealthy or starting) -> running again, and still unhealthy (or not
+        yet decided) is a warning, not a failure. Exited, paused or an error always fails.
 """
 from __future__ import annotations
 
@@ -233,3 +239,19 @@ def sqlite_files(names):
 def has_live_wal(names):
     """True when the names include a SQLite WAL file (a database in WAL mode with pending pages)."""
     return any(name.lower().endswith("-wal") for name in names)
+
+
+_NOT_HEALTHY_BEFORE = ("unhealthy", "starting")
+
+
+def health_verdict(before, outcome):
+    """Did a restarted container come back to the health it had before the backup? (ok, warning)."""
+    status = outcome.get("status")
+    name = outcome.get("name") or outcome.get("id") or "container"
+    if status in ("healthy", "running"):
+        return True, None
+    if before in _NOT_HEALTHY_BEFORE and outcome.get("running") and status in ("unhealthy", "timeout"):
+        now = "unhealthy" if status == "unhealthy" else "still %s" % (outcome.get("health") or "starting")
+        return True, ("container %s was already %s before the backup and is %s after its restart "
+                      "(running again; not a failure of the backup)" % (name, before, now))
+    return False, None

@@ -87,7 +87,7 @@ options:
   helper_image:
     description:
       - Image for the helper container. It must already be present on the engine; it is never pulled and never started.
-      - Default is an image of a container that uses the volume, or of any container of the project.
+      - Default is an image of a container that uses the volume, or of any container of the project, running or not.
     type: str
   stop_timeout:
     description:
@@ -96,8 +96,10 @@ options:
     type: int
   health_timeout:
     description:
-      - Seconds to wait, after a restart, for a container to be C(healthy) (or C(running) when it has no healthcheck).
-        Containers that are not are reported and fail the task (the archives are kept).
+      - Seconds to wait, after a restart, for a container to come back to the health it had when it was stopped.
+      - A container that was C(healthy) must be C(healthy) again, one without a healthcheck C(running); one that
+        was already C(unhealthy) (or still C(starting)) only has to be running again, and still being unhealthy is
+        a warning, not a failure. Containers that do not come back are reported and fail the task (the archives are kept).
     type: int
     default: 120
   lock_timeout:
@@ -169,7 +171,9 @@ containers:
   type: list
   elements: dict
 health:
-  description: For every restarted container, the state it reached (healthy, running, unhealthy, exited, timeout) and after how long.
+  description:
+    - For every restarted container, the state it reached (status healthy, running, unhealthy, exited, paused, timeout,
+      error), its health before the stop (before), whether that is good enough (ok) and after how long (seconds).
   returned: when containers were restarted
   type: list
   elements: dict
@@ -287,8 +291,11 @@ def main():
     if module.check_mode or not changed:
         module.exit_json(changed=changed, volumes=[], containers=[], **common)
     options = dict(params)
-    options.update(project=params["project_name"], stall_timeout=max(120, int(params["timeout"] or 60)))
-    run = BackupRun(api, plan, backup_dir, options)
+    options.update(project=params["project_name"], stall_timeout=max(120, int(params["timeout"] or 60)),
+                   _project_images=facts["project_images"])
+    run = BackupRun(api, plan, backup_dir, options, replan=lambda: gather(
+        api, params["project_name"], params["volumes"], params["exclude"], params["consistency"],
+        params["compression"])[0])
     try:
         result = run.run()
     except BackupFailed as exc:
@@ -296,12 +303,14 @@ def main():
             if warning not in warned:
                 warned.add(warning)
                 module.warn(warning)
+        common["plan"] = public_plan(run.plan)
         module.fail_json(msg=exc.msg, error_kind=exc.kind, changed=exc.kind != "locked",
                          **dict(common, **exc.result))
     for warning in result.pop("warnings", []):
         if warning not in warned:
             warned.add(warning)
             module.warn(warning)
+    common["plan"] = public_plan(run.plan)  # planned again when a stale lock's containers were recovered
     module.exit_json(changed=True, **dict(common, **result))
 
 

@@ -3,8 +3,8 @@ volumes are grouped so a container is stopped once (pure logic, engine-shaped in
 import pytest
 
 from ansible_collections.homeiq.phase0.plugins.module_utils.volume_backup_plan import (
-    archive_name, consistency_of, container_method, has_live_wal, plan_backup, select_volumes,
-    space_problem, sqlite_files)
+    archive_name, consistency_of, container_method, has_live_wal, health_verdict, plan_backup,
+    select_volumes, space_problem, sqlite_files)
 
 
 def volume(name, project="shop", short=None):
@@ -121,3 +121,27 @@ def test_archive_name_and_sqlite_detection():
     names = ["./app.db", "./app.db-wal", "./app.db-shm", "./notes.txt"]
     assert sqlite_files(names) == names[:3]
     assert has_live_wal(names) and not has_live_wal(["./app.db"])
+
+
+@pytest.mark.parametrize("before, status, running, ok, warned", [
+    ("healthy", "healthy", True, True, False),
+    ("healthy", "unhealthy", True, False, False),
+    ("healthy", "timeout", True, False, False),
+    (None, "running", True, True, False),
+    (None, "exited", False, False, False),
+    ("unhealthy", "unhealthy", True, True, True),
+    ("unhealthy", "healthy", True, True, False),
+    ("unhealthy", "timeout", True, True, True),
+    ("unhealthy", "timeout", False, False, False),
+    ("unhealthy", "exited", False, False, False),
+    ("unhealthy", "paused", False, False, False),
+    ("starting", "unhealthy", True, True, True),
+    ("unhealthy", "error", False, False, False),
+])
+def test_health_verdict_back_to_the_health_it_had(before, status, running, ok, warned):
+    verdict, warning = health_verdict(before, {"name": "app-1", "status": status, "running": running,
+                                               "health": "starting" if status == "timeout" else None})
+    assert verdict is ok
+    assert bool(warning) is warned
+    if warning:
+        assert "app-1 was already %s before the backup" % before in warning

@@ -1,0 +1,329 @@
+"""volume_backup against the real engine (TARGETS 1-3, 8-12, 14, 25, and check mode).
+
+Volumes are filled by a busybox fixture container; the stack is plain containers carrying the
+compose labels. Volumes are 20-30 MB except the SIGKILL test (200 MB).
+"""
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+import pytest
+
+from backup_stack import (FILL_MIXED, BackupStack, helpers_left, parse_result, run_module_async, tree,
+                          wait_for)
+from helpers import run_module
+
+from ansible_collections.homeiq.phase0.plugins.module_utils.archive_extract import extract_archive
+from ansible_collections.homeiq.phase0.plugins.module_utils.backup_lock import lock_path, read_lock
+
+pytestmark = pytest.mark.integration
+
+HEALTHY_ONCE = {  # healthy on first start, unhealthy after any restart (the marker lives in the volume)
+    "test": ["CMD-SHELL", "grep -q ok /tmp/health"], "interval": 500000000, "timeout": 1000000000,
+    "retries": 1, "start_period": 0}
+HEALTHY_ONCE_CMD = ("if [ -e /data/.started ]; then echo bad > /tmp/health; else touch /data/.started; "
+                    "echo ok > /tmp/health; fi; trap 'exit 0' TERM; while :; do sleep 0.2; done")
+ALWAYS_HEALTHY = dict(HEALTHY_ONCE, test=["CMD-SHELL", "true"])
+
+
+@pytest.fixture
+def stack(docker_client, prefix):
+    made = BackupStack(docker_client, prefix)
+    yield made
+    made.cleanup()
+
+
+def backup_dir(tmp_path, stamp="20260204_111804"):
+    return str(tmp_path / "backups" / ("phase0_" + stamp))
+
+
+def backup(stack, target, check=False, env=None, **args):
+    params = {"project_name": stack.project, "backup_dir": target, "stop_timeout": 5, "health_timeout": 30}
+    params.update(args)
+    return run_module("homeiq.phase0.volume_backup", params, check=check, env=env)[0]
+
+
+def actions(result):
+    return [(event["name"].split("-", 1)[-1], event["action"], event["ok"]) for event in result["containers"]]
+
+
+def test_backup_stops_restarts_and_round_trips(stack, tmp_path, docker_client):
+    """Default consistency stops the writer, archives, starts it, waits for health; the archive
+    restores byte for byte with owners, modes, links (TARGETS 11, 18 via our extractor)."""
+    volume = stack.volume("data", fill=FILL_MIXED.format(mb=20))
+    stack.container("api", {volume: True}, healthcheck=ALWAYS_HEALTHY)
+    stack.container("reader", {volume: False})
+    wait_for(lambda: stack.state(stack.containers[0]).get("Health", {}).get("Status") == "healthy", 30, 0.2)
+    old_umask = os.umask(0o022)
+    try:
+        result = backup(stack, backup_dir(tmp_path))
+    finally:
+        os.umask(old_umask)
+    assert not result.get("failed"), result.get("msg")
+    assert actions(result) == [("api", "stop", True), ("api", "start", True)]
+    assert [(h["name"].split("-", 1)[-1], h["status"]) for h in result["health"]] == [("api", "healthy")]
+    assert stack.state(stack.containers[0])["Running"] and stack.state(stack.containers[1])["Running"]
+    entry = result["volumes"][0]
+    assert entry["consistency"] == "stop" and entry["containers"] == ["%s-api" % stack.project]
+    assert entry["labels"]["com.docker.compose.volume"] == "data" and entry["driver"] == "local"
+    assert entry["raw_bytes"] > 20 << 20 and entry["bytes"] < entry["raw_bytes"]
+    # ., sub, empty, sub/random.bin, text.txt, link, hard, fifo
+    assert entry["members"] == 8
+    path = os.path.join(backup_dir(tmp_path), entry["archive"])
+    # TARGET 25: private modes whatever the umask.
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    for directory in (backup_dir(tmp_path), os.path.dirname(path)):
+        assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700
+    with open(os.path.join(backup_dir(tmp_path), "backup.log")) as handle:
+        log = handle.read()
+    assert "volume=%s done" % volume in log and "mb_s=" in log
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    facts = extract_archive(path, str(staging), expected=entry)
+    assert facts["raw_sha256"] == entry["raw_sha256"]
+    source = tree(stack.mountpoint(volume))
+    restored = tree(str(staging))
+    assert restored == source
+    assert not helpers_left(docker_client, stack.project)
+    assert not os.path.exists(lock_path(str(tmp_path / "backups"), stack.project)), "the run lock is released"
+
+
+def test_check_mode_reports_the_plan_and_writes_nothing(stack, tmp_path):
+    volume = stack.volume("data", fill="dd if=/dev/zero of=/data/z bs=1M count=3 2>/dev/null")
+    stack.container("api", {volume: True})
+    target = backup_dir(tmp_path)
+    result = backup(stack, target, check=True)
+    assert result["changed"] is True
+    assert result["plan"]["stop"] == ["%s-api" % stack.project]
+    assert result["plan"]["volumes"][0]["estimated_bytes"] >= 3 << 20
+    assert not os.path.exists(target)
+    assert stack.state(stack.containers[0])["Running"]
+
+
+def test_failure_after_stop_restarts_the_container(stack, tmp_path):
+    """TARGET 10: the archive step raises after the stop; the container runs again, restart reported."""
+    volume = stack.volume("data", fill="echo x > /data/x")
+    container = stack.container("db", {volume: True}, labels={"docker-volume-backup.stop-during-backup": "true"})
+    result = backup(stack, backup_dir(tmp_path), env={"PHASE0_TEST_FAIL_AFTER_STOP": "1"})
+    assert result["failed"] and result["error_kind"] == "fault_injection"
+    assert actions(result) == [("db", "stop", True), ("db", "start", True)]
+    assert stack.state(container)["Running"]
+    assert not os.listdir(os.path.join(backup_dir(tmp_path), "volumes"))
+
+
+def test_pause_path_runs_hook_first_and_unpauses_on_every_path(stack, tmp_path):
+    """TARGET 12: pre-hook before the pause (exec on a paused container would fail), unpause on
+    success and on the error path."""
+    volume = stack.volume("data", fill="echo x > /data/x")
+    container = stack.container("db", {volume: True}, labels={
+        "homeiq.phase0.consistency": "pause", "homeiq.phase0.backup-pre": "echo dumped > /data/dump.txt"})
+    result = backup(stack, backup_dir(tmp_path))
+    assert not result.get("failed"), result.get("msg")
+    assert actions(result) == [("db", "pre-hook", True), ("db", "pause", True), ("db", "unpause", True)]
+    # ., x and the dump.txt the hook wrote before the pause
+    assert result["volumes"][0]["consistency"] == "pause" and result["volumes"][0]["members"] == 3
+    assert not stack.state(container)["Paused"]
+    failed = backup(stack, backup_dir(tmp_path, "20260204_111805"), env={"PHASE0_TEST_FAIL_AFTER_STOP": "1"})
+    assert failed["failed"]
+    assert actions(failed)[-2:] == [("db", "pause", True), ("db", "unpause", True)]
+    assert not stack.state(container)["Paused"] and stack.state(container)["Running"]
+
+
+def test_stopped_stack_is_backed_up_with_its_own_image(stack, tmp_path):
+    """No running container: the volume is idle, nothing is stopped or started, and the helper is
+    created from the image of the project's stopped container (no helper_image, nothing pulled)."""
+    volume = stack.volume("data", fill="echo x > /data/x")
+    container = stack.container("db", {volume: True})
+    container.stop(timeout=2)
+    result = backup(stack, backup_dir(tmp_path))
+    assert not result.get("failed"), result.get("msg")
+    entry = result["volumes"][0]
+    assert entry["consistency"] == "idle" and entry["members"] == 2
+    assert entry["helper_image"] == container.image.id
+    assert result["containers"] == [] and not stack.state(container)["Running"]
+
+
+def test_live_copy_is_recorded_and_warned(stack, tmp_path):
+    """TARGET 14: a running writer left running -> consistency live plus a warning."""
+    volume = stack.volume("data", fill="echo x > /data/x")
+    container = stack.container("api", {volume: True})
+    result = backup(stack, backup_dir(tmp_path), consistency="live")
+    assert not result.get("failed"), result.get("msg")
+    assert result["volumes"][0]["consistency"] == "live"
+    assert any("consistency: live" in warning for warning in result["warnings"])
+    assert result["containers"] == [] and stack.state(container)["Running"]
+
+
+def test_unhealthy_after_restart_is_reported(stack, tmp_path):
+    """TARGET 11: restart verified by health; an unhealthy container fails the task by name."""
+    volume = stack.volume("data")
+    container = stack.container("api", {volume: True}, healthcheck=HEALTHY_ONCE, command=HEALTHY_ONCE_CMD)
+    wait_for(lambda: stack.state(container).get("Health", {}).get("Status") == "healthy", 30, 0.2)
+    result = backup(stack, backup_dir(tmp_path), health_timeout=20)
+    assert result["failed"] and result["error_kind"] == "unhealthy"
+    assert "%s-api (unhealthy, was healthy)" % stack.project in result["msg"]
+    assert [(h["before"], h["status"], h["ok"]) for h in result["health"]] == [("healthy", "unhealthy", False)]
+    assert actions(result) == [("api", "stop", True), ("api", "start", True)]
+    assert os.path.exists(os.path.join(backup_dir(tmp_path), "volumes", volume + ".tar.zst"))
+
+
+def test_unhealthy_before_and_after_is_a_warning_not_a_failure(stack, tmp_path):
+    """A container already unhealthy when it was stopped only has to come back to that: running again."""
+    volume = stack.volume("data", fill="echo x > /data/x")
+    sick = stack.container("sick", {volume: True}, healthcheck=dict(ALWAYS_HEALTHY, test=["CMD-SHELL", "false"]))
+    wait_for(lambda: stack.state(sick).get("Health", {}).get("Status") == "unhealthy", 30, 0.2)
+    result = backup(stack, backup_dir(tmp_path), health_timeout=20)
+    assert not result.get("failed"), result.get("msg")
+    assert actions(result) == [("sick", "stop", True), ("sick", "start", True)]
+    assert [(h["before"], h["status"], h["ok"]) for h in result["health"]] == [("unhealthy", "unhealthy", True)]
+    assert any("%s-sick was already unhealthy before the backup" % stack.project in warning
+               for warning in result["warnings"])
+    assert stack.state(sick)["Running"]
+    assert os.path.exists(os.path.join(backup_dir(tmp_path), "volumes", volume + ".tar.zst"))
+
+
+def test_enospc_fails_cleanly_and_restarts(stack, tmp_path):
+    """TARGET 3: a tiny tmpfs as output dir; distinct msg, no partial, no manifest, container running."""
+    volume = stack.volume("data", fill="dd if=/dev/urandom of=/data/r bs=1M count=20 2>/dev/null")
+    container = stack.container("db", {volume: True})
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)]).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        target = str(mount / "backups" / "phase0_20260204_111804")
+        result = backup(stack, target, space_margin=0)
+        assert result["failed"] and result["error_kind"] == "enospc"
+        assert result["msg"].startswith("out of disk space (ENOSPC)")
+        assert actions(result) == [("db", "stop", True), ("db", "start", True)]
+        assert stack.state(container)["Running"]
+        leftovers = [name for _, _, files in os.walk(str(mount)) for name in files]
+        assert leftovers == ["backup.log"]
+    finally:
+        subprocess.run(["umount", str(mount)])
+
+
+def test_failed_run_removes_the_archives_it_had_published(stack, tmp_path):
+    """A run that fails on its second volume leaves no complete-looking file of its first one."""
+    small = stack.volume("a", fill="echo x > /data/x")
+    big = stack.volume("b", fill="dd if=/dev/urandom of=/data/r bs=1M count=8 2>/dev/null")
+    container = stack.container("db", {small: True, big: True})
+    result = backup(stack, backup_dir(tmp_path), env={"PHASE0_TEST_ENOSPC_AFTER_BYTES": str(1 << 20)})
+    assert result["failed"] and result["error_kind"] == "enospc"
+    assert result["removed_on_failure"] == [os.path.join(backup_dir(tmp_path), "volumes", small + ".tar.zst")]
+    assert os.listdir(os.path.join(backup_dir(tmp_path), "volumes")) == []
+    assert actions(result) == [("db", "stop", True), ("db", "start", True)]
+    assert stack.state(container)["Running"]
+
+
+def test_preflight_refuses_without_space(stack, tmp_path):
+    volume = stack.volume("data", fill="dd if=/dev/zero of=/data/z bs=1M count=2 2>/dev/null")
+    stack.container("db", {volume: True})
+    result = backup(stack, backup_dir(tmp_path), space_margin=1e9)
+    assert result["failed"] and result["error_kind"] == "space"
+    assert str(result["free_bytes"]) in result["msg"] and "space_margin" in result["msg"]
+    assert not os.path.exists(backup_dir(tmp_path))
+    assert stack.state(stack.containers[0])["Running"]
+
+
+def test_symlink_at_output_path_is_refused(stack, tmp_path):
+    """TARGET 25: a pre-created symlink at the archive path is never followed."""
+    volume = stack.volume("data", fill="echo x > /data/x")
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    target = backup_dir(tmp_path)
+    os.makedirs(os.path.join(target, "volumes"))
+    os.symlink(str(victim), os.path.join(target, "volumes", volume + ".tar.zst"))
+    result = backup(stack, target, helper_image="phase0-fixture/busybox")
+    assert result["failed"] and "symlink" in result["msg"]
+    assert victim.read_text() == "keep me"
+
+
+def test_concurrent_runs_second_is_locked(stack, tmp_path):
+    """TARGET 8: two runs 100 ms apart with lock_timeout 1: the second fails 'locked', writes no archive."""
+    volume = stack.volume("data", fill="dd if=/dev/urandom of=/data/r bs=1M count=20 2>/dev/null")
+    common = {"project_name": stack.project, "helper_image": "phase0-fixture/busybox", "lock_timeout": 1}
+    first = run_module_async("homeiq.phase0.volume_backup", dict(common, backup_dir=backup_dir(tmp_path)),
+                             env={"PHASE0_TEST_SLOW_ARCHIVE_MS": "300"})
+    lock = lock_path(str(tmp_path / "backups"), stack.project)
+    wait_for(lambda: os.path.exists(lock), 60)
+    time.sleep(0.1)
+    second, _ = run_module("homeiq.phase0.volume_backup",
+                           dict(common, backup_dir=backup_dir(tmp_path, "20260204_111805")))
+    out, err = first.communicate(timeout=300)
+    first_result = parse_result(out)
+    assert second["failed"] and second["error_kind"] == "locked" and second["msg"].startswith("locked:")
+    assert not os.path.exists(os.path.join(backup_dir(tmp_path, "20260204_111805"), "volumes"))
+    assert not first_result.get("failed"), first_result.get("msg")
+    assert os.path.exists(os.path.join(backup_dir(tmp_path), "volumes", volume + ".tar.zst"))
+
+
+def test_stale_lock_of_dead_pid_is_broken_live_one_is_not(stack, tmp_path):
+    """TARGET 9 through the module: dead PID broken and logged; live PID kept."""
+    stack.volume("data", fill="echo x > /data/x")
+    root = tmp_path / "backups"
+    root.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock = lock_path(str(root), stack.project)
+    with open(lock, "w") as handle:
+        json.dump({"pid": dead.pid, "host": os.uname()[1], "created": "2026-01-01T00:00:00Z"}, handle)
+    result = backup(stack, backup_dir(tmp_path), helper_image="phase0-fixture/busybox")
+    assert not result.get("failed"), result.get("msg")
+    assert result["lock"]["broken_stale"]["pid"] == dead.pid
+    assert any("broke a stale lock of pid %d" % dead.pid in warning for warning in result["warnings"])
+    with open(os.path.join(backup_dir(tmp_path), "backup.log")) as handle:
+        assert "broke a stale lock of pid %d" % dead.pid in handle.read()
+    live = subprocess.Popen(["sleep", "60"])
+    try:
+        with open(lock, "w") as handle:
+            json.dump({"pid": live.pid, "host": os.uname()[1]}, handle)
+        result = backup(stack, backup_dir(tmp_path, "20260204_111805"), helper_image="phase0-fixture/busybox")
+        assert result["failed"] and result["error_kind"] == "locked"
+        assert read_lock(lock)["pid"] == live.pid
+    finally:
+        live.kill()
+        live.wait()
+
+
+@pytest.mark.slow
+def test_sigkill_mid_backup_then_next_run_recovers(stack, tmp_path, docker_client):
+    """TARGET 2: SIGKILL the module after 10 MB of a 200 MB volume: no final file, no manifest; the
+    next run removes the stale partial, restarts the container the dead run stopped, and its output
+    restores byte for byte."""
+    volume = stack.volume("big", fill="dd if=/dev/urandom of=/data/big bs=1M count=200 2>/dev/null && "
+                                      "seq 1 100000 > /data/t && ln -s t /data/l")
+    container = stack.container("db", {volume: True})
+    killed_dir = backup_dir(tmp_path)
+    proc = run_module_async("homeiq.phase0.volume_backup",
+                            {"project_name": stack.project, "backup_dir": killed_dir, "stop_timeout": 5},
+                            env={"PHASE0_TEST_SLOW_ARCHIVE_MS": "20"})
+    partial = os.path.join(killed_dir, "volumes", volume + ".tar.zst.partial")
+    wait_for(lambda: os.path.exists(partial) and os.path.getsize(partial) >= 10 << 20, 120)
+    holder = read_lock(lock_path(os.path.dirname(killed_dir), stack.project))
+    os.kill(holder["pid"], signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert not os.path.exists(os.path.join(killed_dir, "volumes", volume + ".tar.zst"))
+    assert not os.path.exists(os.path.join(killed_dir, "manifest.json"))
+    assert not stack.state(container)["Running"], "the killed run had stopped the container"
+    next_dir = backup_dir(tmp_path, "20260204_111900")
+    result = backup(stack, next_dir)
+    assert not result.get("failed"), result.get("msg")
+    assert result["cleaned_partials"] == [partial]
+    assert [(item["action"], item["ok"]) for item in result["recovered_containers"]] == [("start", True)]
+    # Recovered, then planned again: the writer is stopped for the archive like any other writer.
+    assert actions(result) == [("db", "start (recovery)", True), ("db", "stop", True), ("db", "start", True)]
+    assert result["volumes"][0]["consistency"] == "stop"
+    assert result["plan"]["stop"] == ["%s-db" % stack.project]
+    assert stack.state(container)["Running"]
+    assert not helpers_left(docker_client, stack.project)
+    entry = result["volumes"][0]
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    extract_archive(os.path.join(next_dir, entry["archive"]), str(staging), expected=entry)
+    assert tree(str(staging)) == tree(stack.mountpoint(volume))
+
