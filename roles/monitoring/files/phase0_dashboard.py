@@ -19,37 +19,12 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PKG = "ansible_collections.homeiq.phase0.plugins.module_utils"
+# phase0_libload.py is installed next to this script (also when it is imported rather than run).
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+from phase0_libload import load_lib  # noqa: E402  pylint: disable=wrong-import-position
 
-
-def _load_lib(lib_dir=os.path.join(HERE, "lib")):
-    """Register lib/monitor_*.py (installed by the role) under their collection names.
-
-    The agent runs standalone on the target: it does not need the collection installed there,
-    only these stdlib-only files. From a checkout (no lib/), the real collection path is used.
-    """
-    import importlib.util
-    import types
-
-    if not os.path.isdir(lib_dir):
-        return
-    parts = PKG.split(".")
-    for i in range(1, len(parts) + 1):
-        name = ".".join(parts[:i])
-        if name not in sys.modules:
-            package = types.ModuleType(name)
-            package.__path__ = []
-            sys.modules[name] = package
-    for name in ("monitor_sample", "monitor_errors", "monitor_files", "monitor_process", "monitor_html"):
-        path = os.path.join(lib_dir, name + ".py")
-        spec = importlib.util.spec_from_file_location(PKG + "." + name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[PKG + "." + name] = module
-        spec.loader.exec_module(module)
-        setattr(sys.modules[PKG], name, module)
-
-
-_load_lib()
+load_lib(os.path.join(HERE, "lib"))
 
 # pylint: disable=wrong-import-position
 from ansible_collections.homeiq.phase0.plugins.module_utils.monitor_html import sparkline  # noqa: E402
