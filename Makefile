@@ -54,10 +54,15 @@ demo: bootstrap
 	tests/bootstrap/wait_settled.sh $(DEMO_DIR) 120
 	$(BIN)/ansible-playbook playbooks/phase0.yml -e @$(DEMO_VARS) -e phase0_project_dir=$(DEMO_DIR)
 
-# Roll the demo back to its newest backup (what an operator runs after a rebuild went wrong).
+# Break the demo on purpose (containers and volumes removed, volumes recreated empty), then roll it
+# back to its newest backup: the restore role proves every volume digest and image id before the
+# stack starts again, and the playbook checks the services after.
 demo-rollback: bootstrap
+	@test -f $(DEMO_DIR)/docker-compose.yml || { echo "no demo at $(DEMO_DIR): run 'make demo' first" >&2; exit 2; }
+	docker compose --project-directory $(DEMO_DIR) down -v -t 2
+	docker compose --project-directory $(DEMO_DIR) create
 	$(BIN)/ansible-playbook playbooks/rollback.yml -e @$(DEMO_VARS) -e phase0_project_dir=$(DEMO_DIR) \
-	  -e rollback_confirm=true -e restore_replace_volumes=true
+	  -e rollback_confirm=true
 
 demo-down: engine
 	if [ -f $(DEMO_DIR)/docker-compose.yml ]; then docker compose --project-directory $(DEMO_DIR) down -v --remove-orphans; fi

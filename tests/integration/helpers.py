@@ -59,13 +59,14 @@ def run_module(module, args=None, check=False, diff=False, verbosity=0, env=None
 
 
 def run_playbook(playbook, extra_vars=None, check=False, diff=False, tags=None, verbosity=0,
-                 env=None, timeout=1800, inventory=None):
+                 env=None, timeout=1800, inventory=None, extra_args=None):
     """Run a playbook with ansible-playbook; returns the CompletedProcess (text output)."""
     cmd = [os.path.join(BIN, "ansible-playbook"), playbook]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
     if inventory:
         cmd += ["-i", inventory]
+    cmd += list(extra_args or [])
     if check:
         cmd.append("--check")
     if diff:
