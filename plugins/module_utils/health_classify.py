@@ -44,6 +44,12 @@ def _fmt(seconds):
     return "n/a" if seconds is None else "%.3f s" % seconds
 
 
+def last_line(output, limit=200):
+    """The last non-empty line of a probe's output (where tools and tracebacks put the error)."""
+    lines = [line.strip() for line in (output or "").replace("\r", "\n").splitlines() if line.strip()]
+    return lines[-1][:limit] if lines else ""
+
+
 def _timeout_s(facts):
     return (facts.get("healthcheck") or {}).get("timeout_s") or 30.0
 
@@ -126,10 +132,8 @@ def _health_lines(decision, facts):
         newest_failing = [e for e in entries if e["kind"] != "ok"]
         if newest_failing:
             last = newest_failing[-1]
-            output = (last.get("output") or "").strip().splitlines()
             decision.add("newest failing probe at %s: exit %s after %s, output %r%s" % (
-                last.get("start"), last.get("exit_code"), _fmt(last.get("seconds")),
-                output[0][:200] if output else "",
+                last.get("start"), last.get("exit_code"), _fmt(last.get("seconds")), last_line(last.get("output")),
                 " (output at Docker's 4096-byte cap)" if last.get("truncated") else ""))
 
 
@@ -142,10 +146,10 @@ def _manual_line(decision, facts):
     elif manual.get("timed_out"):
         decision.add("probe run by hand: no result within our %s limit" % _fmt(manual.get("limit_s")))
     else:
-        first = (manual.get("output") or "").strip().splitlines()
+        line = last_line(manual.get("output"))
         decision.add("probe run by hand: exit %s in %s (healthcheck timeout %s)%s" % (
             manual.get("exit_code"), _fmt(manual.get("seconds")), _fmt(_timeout_s(facts)),
-            ", output %r" % first[0][:200] if first else ""))
+            ", output %r" % line if line else ""))
 
 
 def _dns_lines(decision, facts):

@@ -22,7 +22,11 @@ from ansible_collections.homeiq.phase0.plugins.module_utils.health_collect impor
     utcnow,
     verify_probe,
 )
-from ansible_collections.homeiq.phase0.plugins.module_utils.health_evidence import EvidenceDir, safe_component
+from ansible_collections.homeiq.phase0.plugins.module_utils.health_evidence import (
+    EvidenceDir,
+    ensure_private_dir,
+    safe_component,
+)
 from ansible_collections.homeiq.phase0.plugins.module_utils.health_log import parse_docker_time
 from ansible_collections.homeiq.phase0.plugins.module_utils.health_probe import (
     healthcheck_from_inspect,
@@ -186,6 +190,9 @@ def diagnose(api, project_name=None, containers=None, services=None, include_hea
     began = time.monotonic()
     limits = dict(DEFAULT_LIMITS, **(limits or {}))
     targets, summaries = select_targets(api, project_name, containers, services, include_healthy, workers)
+    if output_dir:
+        # the run's directory exists (0700) even when nothing needs a diagnosis: the role writes its summary there
+        ensure_private_dir(output_dir)
 
     def work(target):
         facts, raw = collect(api, target["id"], limits)

@@ -81,6 +81,48 @@ def grep_tree(root, needles):
     return hits
 
 
+ROLE_PLAYBOOK = """---
+- name: The healthcheck role, then its published result written where the test can read it
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Run the role
+      ansible.builtin.import_role:
+        name: homeiq.phase0.healthcheck
+    - name: Dump healthcheck_result
+      ansible.builtin.copy:
+        content: "{{ healthcheck_result | to_json }}"
+        dest: "{{ test_result_file }}"
+        mode: "0600"
+      changed_when: false
+      check_mode: false
+"""
+
+
+def run_role(tmp_path, extra, **kwargs):
+    """Run the role through a small playbook; returns (process, healthcheck_result or None)."""
+    playbook = tmp_path / "role_playbook.yml"
+    playbook.write_text(ROLE_PLAYBOOK)
+    result_file = tmp_path / ("healthcheck_result_%s.json" % time.monotonic_ns())
+    proc = run_playbook(str(playbook), dict(extra, test_result_file=str(result_file)), **kwargs)
+    published = json.loads(result_file.read_text()) if result_file.exists() else None
+    return proc, published
+
+
+def read_summary(published):
+    """summary.json named by healthcheck_result, checked against it; {service: entry} and the document."""
+    assert published["summary"] == os.path.join(published["dir"], "summary.json")
+    assert oct(os.stat(published["summary"]).st_mode & 0o777) == "0o600"
+    with open(published["summary"], encoding="utf-8") as handle:
+        doc = json.load(handle)
+    assert doc["open"] == published["open"] == len([s for s in doc["services"] if s["result"] != "fixed"])
+    for entry in doc["services"]:
+        assert set(entry) >= {"service", "classification", "action", "result", "evidence_summary", "incident_report"}
+        assert os.path.isfile(entry["incident_report"]), entry
+        assert os.path.dirname(os.path.dirname(entry["incident_report"])) == published["dir"]
+    return dict((e["service"], e) for e in doc["services"]), doc
+
+
 def changed_count(proc):
     recap = [line for line in proc.stdout.splitlines() if line.startswith("localhost") and "changed=" in line]
     assert recap, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -193,15 +235,15 @@ def test_targets_23_env_values_never_reach_diagnostics(docker_client, prefix, tm
 
 # --- the role: fix, second run, revert ----------------------------------------------------------------
 
-def test_role_fixes_probe_faults_and_second_run_changes_nothing(own_demo, docker_client):
+def test_role_fixes_probe_faults_and_second_run_changes_nothing(own_demo, docker_client, tmp_path):
     work, project = own_demo
     compose_file = os.path.join(str(work), "docker-compose.yml")
     with open(compose_file) as handle:
         before = handle.read()
     extra = {"phase0_project_dir": str(work), "phase0_project_name": project, "healthcheck_fix": True,
-             "healthcheck_wait_timeout": 90}
+             "healthcheck_wait_timeout": 90, "healthcheck_watch_seconds": 3, "healthcheck_watch_interval": 1}
 
-    first = run_playbook(PLAYBOOK, extra, verbosity=3)
+    first, published = run_role(tmp_path, extra, verbosity=3)
     assert first.returncode == 0, first.stdout[-5000:] + first.stderr[-2000:]
     health = wait_health(docker_client, project, {"websocket-ingestion": "healthy", "device-health-monitor": "healthy",
                                                   "data-api": "unhealthy"}, timeout=30)
@@ -226,9 +268,30 @@ def test_role_fixes_probe_faults_and_second_run_changes_nothing(own_demo, docker
     # incident reports from the evidence
     diag_root = os.path.join(str(work), "diagnostics", "healthcheck")
     (run_dir,) = os.listdir(diag_root)
+
+    # summary.json and the published fact: what the orchestrator and the run report read
+    assert published["dir"] == os.path.join(diag_root, run_dir), published
+    summary, doc = read_summary(published)
+    # influxdb is healthy; on a loaded machine a slow probe may still flag it, so the set may be larger
+    assert set(FAULTS) <= set(summary) and doc["fix_requested"] is True and doc["changes_allowed"] is True
+    assert published["open"] == len(summary) - 2, published
+    for service in ("websocket-ingestion", "device-health-monitor"):
+        assert summary[service]["classification"] == FAULTS[service]
+        assert summary[service]["result"] == "fixed", summary[service]
+        new_test = doc_after["services"][service]["healthcheck"]["test"]
+        assert summary[service]["action"].startswith("healthcheck test set to %s in %s" % (
+            json.dumps(new_test), compose_file)), summary[service]["action"]
+    assert SLOW_DNS["host"] in summary["websocket-ingestion"]["evidence_summary"]
+    assert summary["data-api"]["result"] == "open" and summary["data-api"]["classification"] == "service_unhealthy"
+    assert "no probe change for service_unhealthy" in summary["data-api"]["action"]
+    assert "HTTP 500" in summary["data-api"]["evidence_summary"]
     ws_report = open(os.path.join(diag_root, run_dir, "websocket-ingestion", "incident_report.md")).read()
     assert "**probe_timeout_slow_dns**" in ws_report and "| Outcome | fixed |" in ws_report
     assert "first passing probe of" in ws_report and "healthcheck set in" in ws_report
+    # the watch window after the fix: several samples over 3 s, all healthy
+    watch_line = [line for line in ws_report.splitlines() if "sample(s) over 3 s" in line]
+    assert watch_line and "status healthy" in watch_line[0] and watch_line[0].endswith("flaps 0"), ws_report
+    assert int(watch_line[0].split(" sample(s)")[0].rsplit(" ", 1)[1]) >= 2
     assert SLOW_DNS["host"] in ws_report and "127.0.0.1" in ws_report
     api_report = open(os.path.join(diag_root, run_dir, "data-api", "incident_report.md")).read()
     assert "**service_unhealthy**" in api_report and "no probe change for service_unhealthy" in api_report
@@ -247,11 +310,59 @@ def test_role_fixes_probe_faults_and_second_run_changes_nothing(own_demo, docker
     for secret in SECRETS:
         assert secret not in first.stdout and secret not in first.stderr
 
-    second = run_playbook(PLAYBOOK, extra)
+    second, published = run_role(tmp_path, extra)
     assert second.returncode == 0, second.stdout[-4000:]
     assert changed_count(second) == 0
     with open(compose_file) as handle:
         assert handle.read() == after
+    # only data-api is still unhealthy, and it stays open
+    summary, doc = read_summary(published)
+    assert "data-api" in summary and summary["data-api"]["result"] == "open" and published["open"] == len(summary)
+    assert "websocket-ingestion" not in summary and "device-health-monitor" not in summary
+
+    # the public playbook runs the same role
+    third = run_playbook(PLAYBOOK, extra)
+    assert third.returncode == 0 and changed_count(third) == 0, third.stdout[-4000:]
+
+
+def test_role_without_verified_backup_diagnoses_and_changes_nothing(demo_stack, docker_client, tmp_path):
+    """healthcheck_fix on, but the orchestrator found no verified backup (phase0_changes_allowed=false):
+    nothing is patched or recreated, and the summary says why for each probe fault."""
+    wait_health(docker_client, demo_stack.name, dict((s, "unhealthy") for s in FAULTS))
+    compose_file = os.path.join(demo_stack.dir, "docker-compose.yml")
+    original = sha256(compose_file)
+    ids = dict((s, c.id) for s, (h, c) in container_health(docker_client, demo_stack.name).items())
+    base = {"phase0_project_dir": demo_stack.dir, "phase0_project_name": demo_stack.name}
+
+    for case, extra, expected_action in (
+            ("blocked", {"healthcheck_fix": True, "phase0_changes_allowed": False}, "not applied: no verified backup"),
+            ("off", {}, "not applied: healthcheck_fix is false")):
+        proc, published = run_role(tmp_path, dict(base, phase0_output_dir=str(tmp_path / case), **extra))
+        assert proc.returncode == 0, proc.stdout[-4000:]
+        assert changed_count(proc) == 0
+        assert published["dir"].startswith(str(tmp_path / case) + os.sep), published
+        summary, doc = read_summary(published)
+        # the three faults at least (a healthy service's probe may also time out on a loaded machine)
+        assert set(FAULTS) <= set(summary) and published["open"] == len(summary), (published, list(summary))
+        for service, fault in FAULTS.items():
+            assert summary[service]["classification"] == fault and summary[service]["result"] == "open"
+        for service in ("websocket-ingestion", "device-health-monitor"):
+            assert summary[service]["action"].startswith(expected_action), summary[service]
+            with open(summary[service]["incident_report"], encoding="utf-8") as handle:
+                assert "Action: " + summary[service]["action"] in handle.read()
+        assert summary["data-api"]["action"].startswith("none: no probe change for service_unhealthy")
+    assert sha256(compose_file) == original
+    assert ids == dict((s, c.id) for s, (h, c) in container_health(docker_client, demo_stack.name).items())
+
+
+def test_role_with_nothing_unhealthy_writes_an_empty_summary(demo_stack, tmp_path):
+    proc, published = run_role(tmp_path, {"phase0_project_dir": demo_stack.dir, "phase0_project_name": demo_stack.name,
+                                          "phase0_output_dir": str(tmp_path / "out"),
+                                          "healthcheck_services": ["influxdb"], "healthcheck_fix": True})
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    summary, doc = read_summary(published)
+    assert summary == {} and published["open"] == 0 and doc["services"] == []
+    assert oct(os.stat(published["dir"]).st_mode & 0o777) == "0o700"
 
 
 def test_fix_that_cannot_work_is_reverted(own_demo, docker_client):
@@ -278,6 +389,11 @@ def test_fix_that_cannot_work_is_reverted(own_demo, docker_client):
     report = open(os.path.join(diag_root, run_dir, "websocket-ingestion", "incident_report.md")).read()
     assert "| Outcome | fix_failed_reverted |" in report
     assert "original compose file restored" in report
+    with open(os.path.join(diag_root, run_dir, "summary.json"), encoding="utf-8") as handle:
+        doc = json.load(handle)
+    (entry,) = doc["services"]
+    assert entry["service"] == "websocket-ingestion" and entry["result"] == "fix_failed_reverted" and doc["open"] == 1
+    assert "original compose file was restored" in entry["action"] and "http://127.0.0.1:9/never" in entry["action"]
 
 
 # --- the editor module against real files and the real compose CLI -----------------------------------

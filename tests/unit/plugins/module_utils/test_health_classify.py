@@ -3,7 +3,7 @@ import copy
 
 import pytest
 
-from ansible_collections.homeiq.phase0.plugins.module_utils.health_classify import CLASSES, classify
+from ansible_collections.homeiq.phase0.plugins.module_utils.health_classify import CLASSES, classify, last_line
 from ansible_collections.homeiq.phase0.plugins.module_utils.health_log import DOCKER_OUTPUT_CAP, summarize_health_log
 from ansible_collections.homeiq.phase0.plugins.module_utils.health_probe import parse_probe
 
@@ -209,3 +209,31 @@ def test_slow_dns_threshold_scales_with_probe_timeout():
     long = facts(entries=[(-1, TIMEOUT, 30)], manual={"exit_code": 0, "seconds": 31.0}, dns=dns,
                  fetches=[fetch("direct", 200, seconds=0.01)], timeout_s=30.0)
     assert classify(long)["classification"] == "probe_timeout"
+
+
+TRACEBACK = ("Traceback (most recent call last):\n  File \"<string>\", line 1, in <module>\n"
+             "  File \"/usr/lib/python3.11/urllib/request.py\", line 216, in urlopen\n"
+             "urllib.error.HTTPError: HTTP Error 500: Internal Server Error\n")
+
+
+@pytest.mark.parametrize("output, limit, expected", [
+    (TRACEBACK, 200, "urllib.error.HTTPError: HTTP Error 500: Internal Server Error"),
+    ("curl: (28) Operation timed out\n\n  \n", 200, "curl: (28) Operation timed out"),
+    ("progress 10%\rprogress 100%\rwget: server returned error: HTTP/1.1 500", 200,
+     "wget: server returned error: HTTP/1.1 500"),
+    ("", 200, ""),
+    (None, 200, ""),
+    ("x" * 500, 10, "x" * 10),
+])
+def test_last_line(output, limit, expected):
+    assert last_line(output, limit) == expected
+
+
+def test_evidence_quotes_the_last_line_of_a_traceback():
+    """Where Python puts the error: a probe's traceback is quoted by its last line, not `Traceback (...)`."""
+    case = facts(test=("CMD", "python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8006/')"),
+                 entries=[(1, TRACEBACK, 0.1)] * 3, binary_path="/usr/bin/python3",
+                 manual={"exit_code": 1, "seconds": 0.1, "output": TRACEBACK})
+    text = "\n".join(classify(case)["evidence"])
+    assert "HTTP Error 500: Internal Server Error" in text
+    assert "Traceback (most recent call last)" not in text

@@ -27,7 +27,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 - http.server's name
         if self.path == "/slow":
             time.sleep(3)
-        code = {"/ok": 200, "/bad": 500, "/slow": 200}.get(self.path, 404)
+        code = {"/ok": 200, "/bad": 500, "/slow": 200, "/q?x=1&y=2": 201, "/?only=query": 202}.get(self.path, 404)
         self.send_response(code)
         self.end_headers()
         self.wfile.write(b"x")
@@ -56,7 +56,7 @@ def closed_port():
 def run(probe=None, binary=None, tools=(), resolve=(), fetch=(), probe_limit=5, dns_limit=5, fetch_limit=1):
     request = measure_request(probe, binary, tools, resolve, fetch, probe_limit, dns_limit, fetch_limit)
     began = time.monotonic()
-    proc = subprocess.run([sys.executable, "-c", MEASURE_SCRIPT, request], capture_output=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-I", "-S", "-c", MEASURE_SCRIPT, request], capture_output=True, timeout=60)
     result = parse_measure_output(proc.stdout)
     assert result is not None, proc.stderr
     return result, time.monotonic() - began
@@ -146,3 +146,63 @@ def test_parse_measure_output(stdout, ok):
 def test_request_is_json():
     request = json.loads(measure_request(["CMD"], None, ["curl"], [("a", 1)], [("direct", "http://x/")], 1, 2, 3))
     assert request["resolve"] == [["a", 1]] and request["fetch"] == [["direct", "http://x/"]]
+
+
+def test_fetch_sends_path_and_query_and_drops_the_fragment(server):
+    """The fetch is a plain HTTP GET over a socket: the request line must carry path and query as given."""
+    result, dummy = run(fetch=[("query", "http://127.0.0.1:%d/q?x=1&y=2#frag" % server),
+                               ("bare_query", "http://127.0.0.1:%d?only=query" % server),
+                               ("userinfo", "http://user@127.0.0.1:%d/ok" % server)])
+    by = dict((f["purpose"], f) for f in result["fetches"])
+    assert by["query"]["status"] == 201 and by["query"]["tool"] == "python-socket"
+    assert by["bare_query"]["status"] == 202
+    assert by["userinfo"]["status"] == 200
+
+
+def test_fetch_of_something_that_is_not_http_is_an_error():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def answer():
+        conn, dummy = listener.accept()
+        conn.recv(1024)
+        conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+        conn.close()
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    result, dummy = run(fetch=[("direct", "http://127.0.0.1:%d/health" % listener.getsockname()[1])])
+    listener.close()
+    fetched = result["fetches"][0]
+    assert fetched["status"] is None and fetched["error_kind"] == "other" and "not an HTTP answer" in fetched["error"]
+
+
+def test_fetch_over_ipv6_loopback():
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 in this Python")
+    class V6Server(http.server.ThreadingHTTPServer):
+        address_family = socket.AF_INET6
+
+    try:
+        httpd = V6Server(("::1", 0), Handler)
+    except OSError as exc:
+        pytest.skip("no IPv6 loopback here: %s" % exc)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        result, dummy = run(fetch=[("direct", "http://[::1]:%d/bad" % httpd.server_address[1])])
+    finally:
+        httpd.shutdown()
+    assert result["fetches"][0]["status"] == 500
+
+
+def test_helper_runs_isolated_from_the_apps_python_environment(tmp_path):
+    """-I -S: a PYTHONPATH with a module shadowing `json` (as an app image might set) does not break the helper."""
+    (tmp_path / "json.py").write_text("raise SystemExit('shadowed json imported')\n")
+    request = measure_request(["sh", "-c", "exit 0"], None, (), (), (), 5, 1, 1)
+    proc = subprocess.run([sys.executable, "-I", "-S", "-c", MEASURE_SCRIPT, request], capture_output=True,
+                          timeout=60, env=dict(os.environ, PYTHONPATH=str(tmp_path)), cwd=str(tmp_path))
+    result = parse_measure_output(proc.stdout)
+    assert result is not None, proc.stderr
+    assert result["manual_probe"]["exit_code"] == 0
