@@ -222,7 +222,10 @@ def get_archive_chunks(api, container_id, path, chunk_size=CHUNK_SIZE, stall_tim
     return chunks(), stat
 
 
-def wait_healthy(api, container_id, timeout, poll=0.5):
+def wait_healthy(api, container_id, timeout, poll=0.5, recover=False):
+    """Wait for a restarted container to settle. recover: it was healthy before the backup, so an
+    unhealthy reading is waited out until the timeout (a probe that timed out on a busy host
+    recovers at its next success); otherwise unhealthy is the answer at once."""
     started = time.monotonic()
     deadline = started + max(0, timeout)
     status = "timeout"
@@ -247,9 +250,10 @@ def wait_healthy(api, container_id, timeout, poll=0.5):
             break
         elif health == "unhealthy":
             status = "unhealthy"
-            break
+            if not recover or time.monotonic() >= deadline:
+                break
         if time.monotonic() >= deadline:
-            status = "timeout"
+            status = "unhealthy" if health == "unhealthy" else "timeout"
             break
         time.sleep(poll)
     return {"status": status, "health": health if health not in (None, "none") else None,
@@ -578,7 +582,8 @@ class BackupRun:
         timeout = self.options.get("health_timeout")
         timeout = 120 if timeout is None else timeout
         self._health_futures.append(
-            (container_id, self._health_pool.submit(wait_healthy, self.api, container_id, timeout)))
+            (container_id, self._health_pool.submit(wait_healthy, self.api, container_id, timeout,
+                                                    recover=self._health_before.get(container_id) == "healthy")))
 
     def _collect_health(self):
         report = []
