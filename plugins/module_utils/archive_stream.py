@@ -115,7 +115,7 @@ class _Prefetcher:
             else:
                 self._put(_END)
                 return
-        except BaseException:  # pylint: disable=broad-except - handed to the consumer thread
+        except BaseException:  # pylint: disable=broad-except  # handed to the consumer thread
             self._put(("error", sys.exc_info()[1]))
             return
         finally:
@@ -123,7 +123,7 @@ class _Prefetcher:
             if self._stop.is_set() and closer is not None:
                 try:
                     closer()
-                except Exception:  # pylint: disable=broad-except - best effort on abort
+                except Exception:  # pylint: disable=broad-except  # best effort on abort
                     pass
 
     def __iter__(self):

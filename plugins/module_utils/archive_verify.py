@@ -104,7 +104,7 @@ class _HashingFileReader:
                 self._put(data)
                 if not data:
                     return
-        except BaseException as exc:  # pylint: disable=broad-except - handed to the consumer
+        except BaseException as exc:  # pylint: disable=broad-except  # handed to the consumer
             self._error = exc
             self._put(b"")
 

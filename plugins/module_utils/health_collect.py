@@ -313,8 +313,12 @@ def verify_probe(api, container, test, limits):
             "timed_out": run.timed_out, "output": run.text[:4096], "timed_by": "exec round trip"}
 
 
-def collect(api, container, limits=None):
-    """(facts, raw) for one container. Raises docker errors for a container that vanished."""
+def collect(api, container, limits=None, prefetched_stats=None):
+    """(facts, raw) for one container. Raises docker errors for a container that vanished.
+
+    prefetched_stats: a Prefetch that already asked the engine for this container's stats sample
+    (keyed by `container`); without it the sample is taken here, beside the exec.
+    """
     limits = dict(DEFAULT_LIMITS, **(limits or {}))
     inspect = api.inspect_container(container)
     labels = (inspect.get("Config") or {}).get("Labels") or {}
@@ -346,7 +350,11 @@ def collect(api, container, limits=None):
             container, stdout=True, stderr=True, timestamps=True,
             tail=int(limits["log_lines"])).decode("utf-8", "replace"), "(logs unavailable: %s)"))
     if limits.get("stats") and running:
-        side.append(_background(raw, "stats", lambda: api.stats(container, stream=False, one_shot=True), None))
+        if prefetched_stats is not None and container in prefetched_stats:
+            side.append(_background(raw, "stats", lambda: prefetched_stats.get(
+                container, limits.get("side_timeout", 60)), None))
+        else:
+            side.append(_background(raw, "stats", lambda: api.stats(container, stream=False, one_shot=True), None))
     if running and healthcheck and not healthcheck.get("disabled"):
         began = time.monotonic()
         measured = measure(api, container, inspect, facts["probe"], limits)
@@ -372,6 +380,50 @@ def _background(raw, key, fn, error_text):
     thread.daemon = True
     thread.start()
     return thread
+
+
+class Prefetch:
+    """fn(key) for many keys at once, each in its own daemon thread (at most `width` at a time).
+
+    For calls that wait rather than work: a stats sample waits for the engine's collector, which
+    ticks once a second for every container at the same time. Asked for all targets together the
+    samples cost about one tick in total, instead of one tick per container per measuring worker.
+    """
+
+    def __init__(self, fn, keys, width=64):
+        self._results = {}
+        self._done = {}
+        slots = threading.BoundedSemaphore(max(1, int(width)))
+        for key in keys:
+            if key in self._done:
+                continue
+            done = threading.Event()
+            self._done[key] = done
+            thread = threading.Thread(target=self._run, args=(fn, key, slots, done))
+            thread.daemon = True  # a hung call must not keep the module alive
+            thread.start()
+
+    def _run(self, fn, key, slots, done):
+        with slots:
+            try:
+                self._results[key] = (True, fn(key))
+            # reported by get(): the caller decides what a failed call means
+            except Exception as exc:  # pylint: disable=broad-except
+                self._results[key] = (False, exc)
+            finally:
+                done.set()
+
+    def __contains__(self, key):
+        return key in self._done
+
+    def get(self, key, timeout=None):
+        """The value of fn(key); raises its exception, or TimeoutError when it did not end within timeout."""
+        if not self._done[key].wait(timeout):
+            raise TimeoutError("no answer within %s s" % timeout)
+        ok, value = self._results[key]
+        if not ok:
+            raise value
+        return value
 
 
 def stats_summary(stats):

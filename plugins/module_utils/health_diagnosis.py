@@ -17,6 +17,7 @@ from ansible_collections.homeiq.phase0.plugins.module_utils.docker_client import
 from ansible_collections.homeiq.phase0.plugins.module_utils.health_classify import PROBE_CLASSES, classify
 from ansible_collections.homeiq.phase0.plugins.module_utils.health_collect import (
     DEFAULT_LIMITS,
+    Prefetch,
     collect,
     stats_summary,
     utcnow,
@@ -194,8 +195,13 @@ def diagnose(api, project_name=None, containers=None, services=None, include_hea
         # the run's directory exists (0700) even when nothing needs a diagnosis: the role writes its summary there
         ensure_private_dir(output_dir)
 
+    stats = None
+    if limits.get("stats") and targets:
+        # every target's stats sample is asked for now, together (see Prefetch); the workers only measure
+        stats = Prefetch(lambda cid: api.stats(cid, stream=False, one_shot=True), [t["id"] for t in targets])
+
     def work(target):
-        facts, raw = collect(api, target["id"], limits)
+        facts, raw = collect(api, target["id"], limits, prefetched_stats=stats)
         facts["selected_because"] = target["selected_because"]
         diagnosis = _diagnosis_for(facts, raw, limits, api, verify)
         return facts, raw, diagnosis

@@ -57,10 +57,10 @@ def svg_line_chart(values, width=160, height=36, colour="#1565c0", label=""):
     """A polyline of the values (None skipped) scaled to the box; the maximum in the title."""
     points = [(i, v) for i, v in enumerate(values) if v is not None]
     title = "<title>%s max %s</title>" % (html.escape(label), html.escape(
-        "%.2f" % max(v for _, v in points) if points else "-"))
+        "%.2f" % max(v for _index, v in points) if points else "-"))
     if not points:
         return '<svg class="chart" width="%d" height="%d">%s</svg>' % (width, height, title)
-    top = max(v for _, v in points) or 1.0
+    top = max(v for _index, v in points) or 1.0
     span = max(1, len(values) - 1)
     coords = " ".join("%.1f,%.1f" % (i * (width - 2) / float(span) + 1, height - 1 - (v / top) * (height - 2))
                       for i, v in points)
@@ -100,14 +100,14 @@ def render_status_html(status, refresh_seconds=10):
     errors = []
     for err in status.get("recent_errors") or []:
         errors.append("<li><b>%s</b> %s %s</li>" % (esc(err.get("container") or ""), esc(err.get("ts") or ""),
-                                                     esc(err.get("line") or "")))
+                                                    esc(err.get("line") or "")))
     engine = "connected" if status.get("engine_connected") else "NOT CONNECTED"
     gaps = status.get("gaps") or []
     gap_text = ""
     if gaps:
         last = gaps[-1]
         gap_text = " &middot; last engine gap %s to %s (%s s)" % (esc(str(last.get("from"))), esc(str(last.get("to"))),
-                                                               esc(str(last.get("seconds"))))
+                                                                  esc(str(last.get("seconds"))))
     return """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="refresh" content="%d">

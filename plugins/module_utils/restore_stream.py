@@ -80,7 +80,7 @@ def compare_expected(actual, expected):
 
 
 def _open_archive(path):
-    handle = open(path, "rb")  # pylint: disable=consider-using-with - closed by the callers
+    handle = open(path, "rb")  # pylint: disable=consider-using-with  # closed by the callers
     hashed = HashingReader(handle)
     codec = detect_codec(_peek(handle))
     return handle, hashed, codec

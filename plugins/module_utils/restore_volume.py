@@ -149,14 +149,14 @@ def _undo_fill(api, image, target, created):
             _remove_volume(api, target)
         else:
             empty_volume(api, image, target)
-    except Exception:  # pylint: disable=broad-except - the original error is the one to report
+    except Exception:  # pylint: disable=broad-except  # the original error is the one to report
         pass
 
 
 def _remove_volume(api, name):
     try:
         api.remove_volume(name, force=True)
-    except Exception:  # pylint: disable=broad-except - reported by the caller's message when it matters
+    except Exception:  # pylint: disable=broad-except  # reported by the caller's message when it matters
         pass
 
 

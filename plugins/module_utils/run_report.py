@@ -73,7 +73,7 @@ def _audit_facts(path):
     data, error = _read_json(os.path.join(path, "runtime_versions.json"))
     if data is None:
         return {"errors": [error]}
-    dockerfiles, _ = _read_json(os.path.join(path, "dockerfile_versions.json"))
+    dockerfiles, _error = _read_json(os.path.join(path, "dockerfile_versions.json"))
     summary = data.get("summary") or {}
     rows = data.get("rows") or []
     facts = {
@@ -121,7 +121,7 @@ def _backup_facts(path):
         "sensitive_configs": sum(1 for c in configs if c.get("sensitive")),
         "live_volumes": [v.get("name") for v in volumes if v.get("consistency") in ("live", "none")],
     }
-    verify, _ = _read_json(os.path.join(path, "verify.json"))
+    verify, _error = _read_json(os.path.join(path, "verify.json"))
     if verify:
         facts["verify"] = {"mode": verify.get("mode"), "ok": verify.get("ok"),
                            "bad_files": verify.get("bad_files") or verify.get("problems") or []}
@@ -194,10 +194,10 @@ def _checklist_rows(name, step, facts):
     elif name == "backup" and "volume_count" in facts:
         rows.append(("Volumes backed up", "PASS" if facts["complete"] else "FAIL",
                      "%d archives, %s MB, manifest %s" % (facts["volume_count"], _mb(facts["archive_bytes"]),
-                                                         "complete" if facts["complete"] else "INCOMPLETE")))
+                                                          "complete" if facts["complete"] else "INCOMPLETE")))
         rows.append(("Images snapshotted", "PASS" if facts["image_count"] else "WARN",
                      "%d images tagged %s, %d saved" % (facts["image_count"], ", ".join(facts["snapshot_tags"]) or "-",
-                                                       facts["images_saved"])))
+                                                        facts["images_saved"])))
         rows.append(("Config files backed up", "PASS" if facts["config_count"] else "WARN",
                      "%d files (%d sensitive, 0600)" % (facts["config_count"], facts["sensitive_configs"])))
         verify = facts.get("verify")
@@ -337,14 +337,14 @@ def render_markdown(report):
     add("**Project:** %s (`%s`)  " % (report["project"]["name"], report["project"]["dir"]))
     add("**Host:** %s  " % report.get("host"))
     add("**Run:** %s, started %s, ended %s, %s s  " % (report["run_id"], report["started"], report["ended"],
-                                                      report.get("duration_s")))
+                                                       report.get("duration_s")))
     add("**Verdict:** %s (%s)" % (report["verdict"], report["verdict_reason"]))
     add("")
     add("## Executive Summary")
     add("")
     for section in report["steps"]:
         add("- **%s:** %s%s" % (section["title"], STATUS_TEXT.get(section["status"], section["status"]),
-                               (" - " + section["msg"]) if section["msg"] and section["status"] != PASSED else ""))
+                                (" - " + section["msg"]) if section["msg"] and section["status"] != PASSED else ""))
     add("")
     add("## Execution Results by Step")
     for section in report["steps"]:
@@ -388,7 +388,7 @@ def render_markdown(report):
         add("| Total duration | %s s |" % report["metrics"]["total_duration_s"])
     if report["metrics"].get("backup_archive_bytes") is not None:
         add("| Backup archives | %s MB (from %s MB of tar) |" % (_mb(report["metrics"]["backup_archive_bytes"]),
-                                                               _mb(report["metrics"]["backup_raw_bytes"])))
+                                                                 _mb(report["metrics"]["backup_raw_bytes"])))
     for vol in report["metrics"]["backup_volumes"]:
         add("| Volume %s | %s MB/s, %s s |" % (vol["name"], vol.get("mb_per_s"), vol.get("duration_s")))
     add("")
@@ -445,7 +445,7 @@ def _section_body(section):
             out += ["| Service | Classification | Evidence | Action | Result |", "|---|---|---|---|---|"]
             for s in facts["services"]:
                 out.append("| %s | %s | %s | %s | %s |" % tuple(_cell(s.get(k)) for k in
-                                                             ("service", "classification", "evidence", "action", "result")))
+                                                                ("service", "classification", "evidence", "action", "result")))
     elif name == "audit" and "containers" in facts:
         out.append("- Containers audited: %s (%s running, %s not running)" % (
             facts["containers"], facts["running"], facts["not_running"]))

@@ -213,9 +213,19 @@ def get_archive_chunks(api, container_id, path, chunk_size=CHUNK_SIZE, stall_tim
             stat = {}
 
     def chunks():
+        # The engine sends HTTP chunks of about 32 KiB and iter_content yields them as they come:
+        # coalesce them to chunk_size, so hashing, the tar scan and zstd work on large blocks
+        # (per-chunk Python overhead was 3x the cost of the data at 32 KiB).
+        pending, size = [], 0
         try:
             for chunk in response.iter_content(chunk_size, False):
-                yield chunk
+                pending.append(chunk)
+                size += len(chunk)
+                if size >= chunk_size:
+                    yield b"".join(pending)
+                    pending, size = [], 0
+            if pending:
+                yield b"".join(pending)
         finally:
             response.close()
 
@@ -232,7 +242,7 @@ def wait_healthy(api, container_id, timeout, poll=0.5, recover=False):
     while True:
         try:
             state = api.inspect_container(container_id).get("State") or {}
-        except Exception as exc:  # pylint: disable=broad-except - reported, never raised
+        except Exception as exc:  # pylint: disable=broad-except  # reported, never raised
             return {"status": "error", "error": str(exc), "health": None, "running": False,
                     "seconds": round(time.monotonic() - started, 3)}
         health = (state.get("Health") or {}).get("Status")
@@ -327,7 +337,7 @@ class BackupRun:
         started = time.monotonic()
         try:
             fn()
-        except Exception as exc:  # pylint: disable=broad-except - reported per container
+        except Exception as exc:  # pylint: disable=broad-except  # reported per container
             self._event(container_id, action, False, time.monotonic() - started, str(exc), name=name)
             return False
         self._event(container_id, action, True, time.monotonic() - started, name=name)
@@ -337,7 +347,7 @@ class BackupRun:
         """Seconds to give the container to stop; records its health before the stop on the way."""
         try:
             attrs = self.api.inspect_container(container_id)
-        except Exception:  # pylint: disable=broad-except - fall back to the defaults
+        except Exception:  # pylint: disable=broad-except  # fall back to the defaults
             attrs = {}
         health = ((attrs.get("State") or {}).get("Health") or {}).get("Status")
         self._health_before[container_id] = health if health not in (None, "none") else None
@@ -365,7 +375,7 @@ class BackupRun:
             for container_id in ids:
                 try:
                     attrs = self.api.inspect_container(container_id)
-                except Exception:  # pylint: disable=broad-except - gone: nothing to recover
+                except Exception:  # pylint: disable=broad-except  # gone: nothing to recover
                     continue
                 current = attrs.get("State") or {}
                 name = (attrs.get("Name") or "").lstrip("/") or container_id[:12]
@@ -383,8 +393,8 @@ class BackupRun:
         project = self.options.get("project") or "volumes"
         try:
             stale = self.api.containers(all=True, filters={"label": ["%s=volume_backup" % HELPER_LABEL,
-                                                                      "%s=%s" % (HELPER_PROJECT_LABEL, project)]})
-        except Exception:  # pylint: disable=broad-except - cleanup is best effort
+                                                                     "%s=%s" % (HELPER_PROJECT_LABEL, project)]})
+        except Exception:  # pylint: disable=broad-except  # cleanup is best effort
             return []
         removed = []
         for container in stale:
@@ -412,7 +422,7 @@ class BackupRun:
             try:
                 self.api.inspect_image(image)
                 return image
-            except Exception:  # pylint: disable=broad-except - try the next candidate
+            except Exception:  # pylint: disable=broad-except  # try the next candidate
                 continue
         if configured:
             raise BackupFailed("helper_image", "helper_image %s is not present on the engine; it is never pulled: "
@@ -438,7 +448,7 @@ class BackupRun:
     def _remove_helper(self, helper_id):
         try:
             self.api.remove_container(helper_id, force=True, v=True)
-        except Exception as exc:  # pylint: disable=broad-except - reported, the backup stands
+        except Exception as exc:  # pylint: disable=broad-except  # reported, the backup stands
             self.warnings.append("could not remove helper container %s: %s" % (helper_id[:12], exc))
 
     def _archive_volume(self, volume_plan):
@@ -514,7 +524,7 @@ class BackupRun:
                 exec_id = self.api.exec_create(hook["id"], ["/bin/sh", "-c", hook["command"]])["Id"]
                 output = self.api.exec_start(exec_id)
                 code = self.api.exec_inspect(exec_id).get("ExitCode")
-            except Exception as exc:  # pylint: disable=broad-except - a hook failure fails the group
+            except Exception as exc:  # pylint: disable=broad-except  # a hook failure fails the group
                 self._event(hook["id"], "pre-hook", False, time.monotonic() - started, str(exc))
                 raise BackupFailed("hook", "pre-backup hook of %s failed: %s" % (hook["name"], exc))
             ok = code == 0
@@ -548,7 +558,7 @@ class BackupRun:
         def start(cid):
             try:
                 running = (self.api.inspect_container(cid).get("State") or {}).get("Running")
-            except Exception:  # pylint: disable=broad-except - try to start anyway
+            except Exception:  # pylint: disable=broad-except  # try to start anyway
                 running = False
             if running:
                 self._event(cid, "start", True, 0.0, note="already running")
@@ -687,7 +697,7 @@ class BackupRun:
     def _collect_health_quietly(self):
         try:
             self._health = self._collect_health()
-        except Exception:  # pylint: disable=broad-except - the original error matters more
+        except Exception:  # pylint: disable=broad-except  # the original error matters more
             self._health = []
 
     def _unpublish(self):

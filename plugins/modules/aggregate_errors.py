@@ -14,7 +14,7 @@ description:
     last O(window) seconds, and writes C(errors/summary_<YYYYmmdd_HHMMSS>.md) with, per container, the count, the
     first and last time and the last O(last_lines) lines.
 author:
-  - homeiq.phase0 contributors
+  - homeiq.phase0 contributors (@homeiq)
 options:
   log_dir:
     description: The phase directory the agent writes to, for example C(<phase0_output_dir>/logs/current_rebuild/phase0).

@@ -58,13 +58,14 @@ options:
     type: bool
     default: false
 author:
-  - homeiq.phase0 contributors
+  - homeiq.phase0 contributors (@homeiq)
 attributes:
   check_mode:
     support: full
     description: Validates the entries and the files and reports the manifest it would write; writes nothing.
   diff_mode:
     support: none
+    description: Writes new files only, so there is no diff.
 """
 
 EXAMPLES = r"""

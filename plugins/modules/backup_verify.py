@@ -44,13 +44,14 @@ options:
     type: int
     default: 2
 author:
-  - homeiq.phase0 contributors
+  - homeiq.phase0 contributors (@homeiq)
 attributes:
   check_mode:
     support: full
     description: Verification only reads, so it runs in check mode too.
   diff_mode:
     support: none
+    description: Verification only reads, so there is no diff.
 """
 
 EXAMPLES = r"""
@@ -83,7 +84,7 @@ bad_files:
   type: list
   elements: str
 problems:
-  description: One line per problem, C(<file>: <what is wrong>).
+  description: One line per problem, C(<file>) then what is wrong with it.
   returned: when a complete manifest was found
   type: list
   elements: str

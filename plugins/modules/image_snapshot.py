@@ -24,7 +24,7 @@ description:
     tag when the engine still has the image, else with C(docker load) from the saved archive (its size
     and SHA-256 are verified first). An image that is neither present nor saved fails the task.
 author:
-  - homeiq.phase0 contributors
+  - homeiq.phase0 contributors (@homeiq)
 extends_documentation_fragment:
   - homeiq.phase0.docker
 attributes:
@@ -96,7 +96,7 @@ images:
     snapshot_tag: {description: Full snapshot reference., type: str, sample: "phase0-fixture/busybox:pre-rebuild"}
     services: {description: Services that run it (present only)., type: list, elements: str}
     action: {description: "present - C(tag) or C(unchanged); restored - C(retag), C(load) or C(unchanged).", type: str}
-    archive: {description: Saved archive, relative to O(backup_dir) (with O(save=true))., type: str}
+    archive: {description: "Saved archive, relative to O(backup_dir) (with O(save=true)).", type: str}
     sha256: {description: SHA-256 of the saved archive., type: str}
     bytes: {description: Size of the saved archive., type: int}
     raw_sha256: {description: SHA-256 of the uncompressed C(docker save) stream., type: str}
@@ -141,7 +141,7 @@ def take_snapshot(module, api):
     for image_id in sorted({c["ImageID"] for c in containers if c.get("ImageID")}):
         try:
             images_by_id[image_id] = api.inspect_image(image_id)
-        except Exception:  # pylint: disable=broad-except - a container whose image is gone cannot be snapshotted
+        except Exception:  # pylint: disable=broad-except  # a container whose image is gone cannot be snapshotted
             module.warn("image %s of project %s is gone from the engine; it cannot be snapshotted"
                         % (image_id, params["project_name"]))
     records = snapshot_records(containers, images_by_id, params["snapshot_tag"])
@@ -216,7 +216,7 @@ def main():
             changed, records = take_snapshot(module, client.api)
         else:
             changed, records = restore_tags(module, client.api)
-    except Exception as exc:  # pylint: disable=broad-except - engine errors end as a clear failure
+    except Exception as exc:  # pylint: disable=broad-except  # engine errors end as a clear failure
         client.fail("image snapshot (%s) failed: %s" % (module.params["state"], exc),
                     exception=traceback.format_exc(), images=[])
     extra = {}

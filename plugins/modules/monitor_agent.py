@@ -17,7 +17,7 @@ description:
     same program, same config). Processes are never matched by name.
   - Used by the C(homeiq.phase0.monitoring) role when systemd is not PID 1 on the target.
 author:
-  - homeiq.phase0 contributors
+  - homeiq.phase0 contributors (@homeiq)
 options:
   install_dir:
     description: Directory the agent is installed in (holds C(phase0_monitor.py) and C(config.json)).
@@ -104,6 +104,8 @@ def decide(state, restart, running, pid_file_exists):
 def start(paths, python, timeout):
     os.makedirs(paths["run_dir"], exist_ok=True)
     with open(paths["agent_log"], "ab") as log, open(os.devnull, "rb") as devnull:
+        # Not module.run_command: that waits for the process to exit, the supervisor must outlive this module
+        # (own session, output to the agent log). Sanity ignore: validate-modules:use-run-command-not-popen.
         subprocess.Popen([python, paths["agent"], "--config", paths["config"], "--supervise"],
                          stdin=devnull, stdout=log, stderr=log, close_fds=True,
                          start_new_session=True, cwd=paths["run_dir"])

@@ -16,7 +16,7 @@ description:
   - Removes rebuild trees older than O(retention_days) days (judged by the date in their name), never the tree
     C(current_rebuild) points at nor the one of O(date).
 author:
-  - homeiq.phase0 contributors
+  - homeiq.phase0 contributors (@homeiq)
 options:
   logs_dir:
     description: The C(logs) directory (usually C(<phase0_output_dir>/logs)); created when missing.

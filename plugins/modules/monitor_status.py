@@ -16,7 +16,7 @@ description:
     whether the samples are stale, so a playbook or AWX can verify the monitor instead of trusting it.
   - Read-only; never changes anything.
 author:
-  - homeiq.phase0 contributors
+  - homeiq.phase0 contributors (@homeiq)
 options:
   install_dir:
     description:

@@ -190,7 +190,7 @@ def main():
         record["facts"] = load_step_facts(record)
         steps.append(record)
     meta = dict((k, params[k]) for k in ("run_id", "project_name", "project_dir", "output_dir", "host",
-                                        "started", "ended", "duration_s"))
+                                         "started", "ended", "duration_s"))
     meta["check_mode"] = params["dry_run"] or module.check_mode
     report = build_report(steps, meta)
     reports_dir = os.path.join(params["output_dir"], "reports")

@@ -116,13 +116,14 @@ options:
     type: float
     default: 1.1
 author:
-  - homeiq.phase0 contributors
+  - homeiq.phase0 contributors (@homeiq)
 attributes:
   check_mode:
     support: full
     description: Writes nothing; reports the plan (sizes, archives, containers that would be stopped) and the same C(changed).
   diff_mode:
     support: none
+    description: Writes new archive files only, so there is no diff.
 notes:
   - The archives hold the volume root as C(./) with numeric owners, modes, symlinks, hardlinks and whole-second mtimes;
     extended attributes other than C(security.capability) and sparse holes are not preserved by the Engine API.
@@ -267,7 +268,7 @@ def main():
     try:
         plan, facts = gather(api, params["project_name"], params["volumes"], params["exclude"],
                              params["consistency"], params["compression"])
-    except Exception as exc:  # pylint: disable=broad-except - engine errors become a clear failure
+    except Exception as exc:  # pylint: disable=broad-except  # engine errors become a clear failure
         docker.fail("could not list volumes and containers: %s" % exc, error_kind="engine",
                     exception=traceback.format_exc())
     if facts["missing"]:

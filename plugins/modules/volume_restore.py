@@ -34,7 +34,7 @@ description:
   - Never pulls an image. The helper container uses O(helper_image), else an image already present
     (one used by the volume's containers, one recorded in the manifest, or any local image).
 author:
-  - homeiq.phase0 contributors
+  - homeiq.phase0 contributors (@homeiq)
 extends_documentation_fragment:
   - homeiq.phase0.docker
 attributes:
@@ -273,7 +273,7 @@ def main():
                             % (target, ", ".join(missing_labels)))
     except (ValueError, RestoreFailed) as exc:
         client.fail(str(exc), volumes=[], would_replace=[])
-    except Exception as exc:  # pylint: disable=broad-except - engine errors end as a clear failure
+    except Exception as exc:  # pylint: disable=broad-except  # engine errors end as a clear failure
         client.fail("inspecting the target volumes failed: %s" % exc, exception=traceback.format_exc(),
                     volumes=[], would_replace=[])
 

@@ -1,8 +1,13 @@
 """Start extra, fully separate Docker engines on this machine (for fleet tests).
 
 Each engine has its own socket, data root, exec root, pid file and address pool, no default
-bridge and no iptables rules of its own, so it cannot disturb the main engine or the others.
-Containers still get user-defined bridge networks (Compose's `<project>_default`).
+bridge and no iptables rules of its own, and runs in its OWN network namespace (`unshare --net`),
+so it cannot disturb the main engine or the others. Containers still get user-defined bridge
+networks (Compose's `<project>_default`), inside that namespace.
+
+The namespace is not optional: `dockerd --bridge=none` deletes the host's `docker0` interface at
+start (moby daemon_unix.go, removeDefaultBridgeInterface), which breaks `docker run` on the main
+engine; and its bridges would add host routes that can shadow the main engine's networks.
 """
 import os
 import shutil
@@ -25,15 +30,19 @@ class ExtraEngine:
 
     def start(self, timeout=60):
         os.makedirs(self.root, exist_ok=True)
-        cmd = [
+        dockerd = [
             "dockerd", "-H", self.host,
             "--data-root", os.path.join(self.root, "data"),
             "--exec-root", os.path.join(self.root, "exec"),
             "--pidfile", self.pidfile,
             "--bridge=none", "--iptables=false", "--ip-masq=false",
-            # Private pools distinct from the main engine's 172.17-172.19 defaults.
-            "--default-address-pool", "base=172.%d.0.0/16,size=24" % (24 + self.index),
+            # A private pool outside the main engine's default pools (172.17-172.31/16, 192.168/20),
+            # so addresses in logs and inspect output never look like the main engine's.
+            "--default-address-pool", "base=10.%d.0.0/16,size=24" % (210 + self.index),
         ]
+        # A new network namespace (the mount namespace stays shared: the socket and the data root
+        # are plain paths); `exec` keeps the pid of dockerd the pid of the child we started.
+        cmd = ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up 2>/dev/null; exec "$@"', "sh"] + dockerd
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                                          start_new_session=True)

@@ -138,5 +138,5 @@ def mini_stack(docker_client, tmp_path_factory):
         for image in images.values():
             try:
                 docker_client.images.remove(image, force=True)
-            except Exception:  # pylint: disable=broad-except - best-effort cleanup
+            except Exception:  # pylint: disable=broad-except  # best-effort cleanup
                 pass

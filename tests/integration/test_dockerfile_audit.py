@@ -2,7 +2,7 @@
 import pytest
 
 from helpers import run_module
-from runtime_stack import SECRET, mini_stack  # noqa: F401 - pytest fixture
+from runtime_stack import SECRET, mini_stack  # noqa: F401  # pylint: disable=unused-import  # pytest fixture
 
 pytestmark = pytest.mark.integration
 

@@ -373,7 +373,7 @@ def test_fix_that_cannot_work_is_reverted(own_demo, docker_client):
     extra = {"phase0_project_dir": str(work), "phase0_project_name": project, "healthcheck_fix": True,
              "healthcheck_services": ["websocket-ingestion"], "healthcheck_wait_timeout": 40,
              "healthcheck_force_tests": {"websocket-ingestion": ["CMD", "curl", "-fsS", "--max-time", "1",
-                                                                "http://127.0.0.1:9/never"]}}
+                                                                 "http://127.0.0.1:9/never"]}}
     proc = run_playbook(PLAYBOOK, extra)
     assert proc.returncode != 0, proc.stdout[-3000:]
     assert "fix_failed_reverted" in proc.stdout and "websocket-ingestion" in proc.stdout

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from helpers import BIN, ROOT, run_module, run_playbook
-from runtime_stack import BUSYBOX_IMAGE, mini_stack  # noqa: F401 - pytest fixture
+from runtime_stack import BUSYBOX_IMAGE, mini_stack  # noqa: F401  # pylint: disable=unused-import  # pytest fixture
 
 pytestmark = pytest.mark.integration
 
@@ -47,11 +47,11 @@ def test_checks_against_the_real_engine(mini_stack, docker_client, tmp_path):
     assert checks["api_version"]["value"].startswith(version["ApiVersion"])
     assert checks["daemon_responsive"]["status"] == "pass"
 
-    cli_compose = subprocess.run(["docker", "compose", "version", "--short"], capture_output=True, text=True)
+    cli_compose = subprocess.run(["docker", "compose", "version", "--short"], capture_output=True, check=False, text=True)
     assert checks["compose_plugin"]["value"] == cli_compose.stdout.strip().lstrip("v")
     assert checks["compose_plugin"]["status"] == "pass"
 
-    buildx = subprocess.run(["docker", "buildx", "version"], capture_output=True, text=True)
+    buildx = subprocess.run(["docker", "buildx", "version"], capture_output=True, check=False, text=True)
     assert checks["buildx"]["status"] == ("pass" if buildx.returncode == 0 else "warn")
     if buildx.returncode != 0:
         assert "install the buildx plugin" in checks["buildx"]["fix"]

@@ -40,7 +40,7 @@ def test_check_mode_quartet_tags_the_running_image(stack):
     args = {"project_name": stack["name"]}
     outcomes = []
     for check in (True, False, True, False):
-        result, _ = run_module("homeiq.phase0.image_snapshot", args, check=check)
+        result, _proc = run_module("homeiq.phase0.image_snapshot", args, check=check)
         assert not result.get("failed"), result
         outcomes.append(result["changed"])
         if outcomes == [True]:
@@ -55,15 +55,15 @@ def test_check_mode_quartet_tags_the_running_image(stack):
 def test_save_survives_prune_and_restored_loads_it_back(stack, tmp_path):
     backup = tmp_path / "backup"
     backup.mkdir(mode=0o700)
-    result, _ = run_module("homeiq.phase0.image_snapshot", {"project_name": stack["name"], "save": True,
-                                                            "backup_dir": str(backup)})
+    result, _proc = run_module("homeiq.phase0.image_snapshot", {"project_name": stack["name"], "save": True,
+                                                                "backup_dir": str(backup)})
     assert result["changed"], result
     record = result["images"][0]
     archive = backup / record["archive"]
     assert os.stat(archive).st_mode & 0o777 == 0o600
     assert os.stat(archive).st_size == record["bytes"] and len(record["sha256"]) == 64
-    again, _ = run_module("homeiq.phase0.image_snapshot", {"project_name": stack["name"], "save": True,
-                                                           "backup_dir": str(backup)})
+    again, _proc = run_module("homeiq.phase0.image_snapshot", {"project_name": stack["name"], "save": True,
+                                                               "backup_dir": str(backup)})
     assert not again["changed"]
 
     # The rebuild goes wrong and a prune removes the old image entirely.
@@ -71,25 +71,25 @@ def test_save_survives_prune_and_restored_loads_it_back(stack, tmp_path):
     docker("rmi", "-f", stack["repo"] + ":latest", stack["repo"] + ":pre-rebuild")
     assert image_id(stack["id"]) is None
     images = [dict(record)]
-    check, _ = run_module("homeiq.phase0.image_snapshot", {"state": "restored", "images": images,
-                                                           "backup_dir": str(backup)}, check=True)
+    check, _proc = run_module("homeiq.phase0.image_snapshot", {"state": "restored", "images": images,
+                                                               "backup_dir": str(backup)}, check=True)
     assert check["changed"] and check["images"][0]["action"] == "load" and image_id(stack["id"]) is None
-    restored, _ = run_module("homeiq.phase0.image_snapshot", {"state": "restored", "images": images,
-                                                              "backup_dir": str(backup)})
+    restored, _proc = run_module("homeiq.phase0.image_snapshot", {"state": "restored", "images": images,
+                                                                  "backup_dir": str(backup)})
     assert restored["changed"], restored
     assert image_id(stack["repo"] + ":latest") == stack["id"]
     assert image_id(stack["repo"] + ":pre-rebuild") == stack["id"]
-    again, _ = run_module("homeiq.phase0.image_snapshot", {"state": "restored", "images": images,
-                                                           "backup_dir": str(backup)})
+    again, _proc = run_module("homeiq.phase0.image_snapshot", {"state": "restored", "images": images,
+                                                               "backup_dir": str(backup)})
     assert not again["changed"]
 
 
 def test_restored_moves_a_rebuilt_tag_back(stack):
-    snap, _ = run_module("homeiq.phase0.image_snapshot", {"project_name": stack["name"]})
+    snap, _proc = run_module("homeiq.phase0.image_snapshot", {"project_name": stack["name"]})
     # "Rebuild": latest now names another image.
     docker("tag", BUSYBOX, stack["repo"] + ":latest")
     assert image_id(stack["repo"] + ":latest") != stack["id"]
-    result, _ = run_module("homeiq.phase0.image_snapshot", {"state": "restored", "images": snap["images"]})
+    result, _proc = run_module("homeiq.phase0.image_snapshot", {"state": "restored", "images": snap["images"]})
     assert result["changed"] and result["images"][0]["action"] == "retag"
     assert image_id(stack["repo"] + ":latest") == stack["id"]
 
@@ -97,6 +97,6 @@ def test_restored_moves_a_rebuilt_tag_back(stack):
 def test_restored_fails_for_an_image_that_is_gone_and_not_saved(stack):
     record = {"repository": stack["repo"], "tag": "latest", "id": "sha256:" + "0" * 64,
               "snapshot_tag": stack["repo"] + ":pre-rebuild"}
-    result, _ = run_module("homeiq.phase0.image_snapshot", {"state": "restored", "images": [record]})
+    result, _proc = run_module("homeiq.phase0.image_snapshot", {"state": "restored", "images": [record]})
     assert result.get("failed") and "neither on the engine nor saved" in result["msg"]
     assert json.dumps(result)  # the result stays serialisable

@@ -69,7 +69,7 @@ def own_engine():
     yield engine
     engine.docker("rm", "-f", "p0mon-a", "p0mon-b", check=False)
     engine.kill()
-    subprocess.run(["umount", "-R", os.path.join(root, "data")], capture_output=True)
+    subprocess.run(["umount", "-R", os.path.join(root, "data")], capture_output=True, check=False)
     shutil.rmtree(root, ignore_errors=True)
 
 

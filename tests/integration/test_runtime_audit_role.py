@@ -8,7 +8,7 @@ import stat
 import pytest
 
 from helpers import ROOT, run_playbook
-from runtime_stack import SECRET, mini_stack  # noqa: F401 - pytest fixture
+from runtime_stack import SECRET, mini_stack  # noqa: F401  # pylint: disable=unused-import  # pytest fixture
 
 pytestmark = pytest.mark.integration
 

@@ -192,7 +192,7 @@ def test_enospc_fails_cleanly_and_restarts(stack, tmp_path):
     container = stack.container("db", {volume: True})
     mount = tmp_path / "tiny"
     mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)]).returncode:
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], check=False).returncode:
         pytest.skip("cannot mount a tmpfs here (needs root)")
     try:
         target = str(mount / "backups" / "phase0_20260204_111804")
@@ -201,10 +201,10 @@ def test_enospc_fails_cleanly_and_restarts(stack, tmp_path):
         assert result["msg"].startswith("out of disk space (ENOSPC)")
         assert actions(result) == [("db", "stop", True), ("db", "start", True)]
         assert stack.state(container)["Running"]
-        leftovers = [name for _, _, files in os.walk(str(mount)) for name in files]
+        leftovers = [name for _root, _dirs, files in os.walk(str(mount)) for name in files]
         assert leftovers == ["backup.log"]
     finally:
-        subprocess.run(["umount", str(mount)])
+        subprocess.run(["umount", str(mount)], check=False)
 
 
 def test_failed_run_removes_the_archives_it_had_published(stack, tmp_path):
@@ -252,8 +252,8 @@ def test_concurrent_runs_second_is_locked(stack, tmp_path):
     lock = lock_path(str(tmp_path / "backups"), stack.project)
     wait_for(lambda: os.path.exists(lock), 60)
     time.sleep(0.1)
-    second, _ = run_module("homeiq.phase0.volume_backup",
-                           dict(common, backup_dir=backup_dir(tmp_path, "20260204_111805")))
+    second, _proc = run_module("homeiq.phase0.volume_backup",
+                               dict(common, backup_dir=backup_dir(tmp_path, "20260204_111805")))
     out, err = first.communicate(timeout=300)
     first_result = parse_result(out)
     assert second["failed"] and second["error_kind"] == "locked" and second["msg"].startswith("locked:")
@@ -326,4 +326,3 @@ def test_sigkill_mid_backup_then_next_run_recovers(stack, tmp_path, docker_clien
     staging.mkdir()
     extract_archive(os.path.join(next_dir, entry["archive"]), str(staging), expected=entry)
     assert tree(str(staging)) == tree(stack.mountpoint(volume))
-

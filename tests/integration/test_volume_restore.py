@@ -56,7 +56,7 @@ def volumes(docker_client, prefix):
             ctr.remove(force=True)
         try:
             docker_client.volumes.get(volume).remove(force=True)
-        except Exception:  # pylint: disable=broad-except - already gone
+        except Exception:  # pylint: disable=broad-except  # already gone
             pass
 
 
@@ -85,7 +85,7 @@ def test_hostile_archive_is_rejected_before_any_write(case, method, tmp_path, vo
     missing = volumes("missing")
     data = tar_bytes(HOSTILE[case])
     backup = make_backup(tmp_path, {"a": data, "b": data})
-    result, _ = run_module("homeiq.phase0.volume_restore", {
+    result, _proc = run_module("homeiq.phase0.volume_restore", {
         "backup_dir": backup, "method": method, "volume_map": {"a": existing, "b": missing},
         "allow_external_symlinks": True})
     assert result.get("failed"), result
@@ -101,7 +101,7 @@ def test_put_archive_prevalidation_keeps_container_passwd(docker_client, tmp_pat
     from ansible_collections.homeiq.phase0.plugins.module_utils.restore_stream import (
         ArchiveRejected, ValidatedTarReader)
     backup = make_backup(tmp_path, {"v": tar_bytes([member("data", "dir"), member("data/../etc/passwd",
-                                                                                   data=b"root::0:0::/:/bin/sh\n")])})
+                                                                                  data=b"root::0:0::/:/bin/sh\n")])})
     api = docker_client.api
     ctr = api.create_container("phase0-fixture/debian-python:latest", entrypoint=["/never"],
                                volumes=["/data"])["Id"]
@@ -126,7 +126,7 @@ def test_bit_flip_is_refused(tmp_path, volumes, docker_client):
         byte = handle.read(1)
         handle.seek(1000)
         handle.write(bytes([byte[0] ^ 0x01]))
-    result, _ = run_module("homeiq.phase0.volume_restore", {"backup_dir": backup})
+    result, _proc = run_module("homeiq.phase0.volume_restore", {"backup_dir": backup})
     assert result.get("failed")
     assert "sha256" in result["msg"]
     assert not exists(docker_client, target)
@@ -136,10 +136,10 @@ def test_missing_or_incomplete_manifest_is_refused(tmp_path, volumes, docker_cli
     target = volumes("nomanifest")
     backup = make_backup(tmp_path / "a", {target: tar_bytes([ROOT, GOOD])})
     os.unlink(os.path.join(backup, "manifest.json"))
-    result, _ = run_module("homeiq.phase0.volume_restore", {"backup_dir": backup})
+    result, _proc = run_module("homeiq.phase0.volume_restore", {"backup_dir": backup})
     assert result.get("failed") and "has no manifest.json" in result["msg"]
     backup = make_backup(tmp_path / "b", {target: tar_bytes([ROOT, GOOD])}, complete=False)
-    result, _ = run_module("homeiq.phase0.volume_restore", {"backup_dir": backup})
+    result, _proc = run_module("homeiq.phase0.volume_restore", {"backup_dir": backup})
     assert result.get("failed") and "does not say complete: true" in result["msg"]
     assert not exists(docker_client, target)
 
@@ -148,10 +148,10 @@ def test_missing_or_incomplete_manifest_is_refused(tmp_path, volumes, docker_cli
 def test_devices_only_with_allow_devices(method, tmp_path, volumes):
     target = volumes("dev")
     backup = make_backup(tmp_path, {target: tar_bytes([ROOT, member("./null", "chardev", devmajor=1, devminor=3)])})
-    result, _ = run_module("homeiq.phase0.volume_restore", {"backup_dir": backup, "method": method})
+    result, _proc = run_module("homeiq.phase0.volume_restore", {"backup_dir": backup, "method": method})
     assert result.get("failed") and "allow_devices" in result["msg"]
-    result, _ = run_module("homeiq.phase0.volume_restore", {"backup_dir": backup, "method": method,
-                                                            "allow_devices": True})
+    result, _proc = run_module("homeiq.phase0.volume_restore", {"backup_dir": backup, "method": method,
+                                                                "allow_devices": True})
     assert result["changed"], result
     assert sh(target, "stat -c '%F %t,%T' /d/null").stdout.strip() == "character special file 1,3"
 
@@ -163,14 +163,14 @@ def test_non_empty_volume_needs_replace_and_check_mode_quartet(method, tmp_path,
     backup = make_backup(tmp_path, {target: tar_bytes([ROOT, member("./restored.txt", data=b"from backup",
                                                                     uid=70, gid=70, mode=0o640)])})
     args = {"backup_dir": backup, "method": method}
-    refused, _ = run_module("homeiq.phase0.volume_restore", args)
+    refused, _proc = run_module("homeiq.phase0.volume_restore", args)
     assert refused.get("failed") and "replace: true" in refused["msg"] and "restore_replace_volumes" in refused["msg"]
     assert sh(target, "cat /d/current.txt").stdout == "current\n"
 
     args["replace"] = True
     outcomes = []
     for check in (True, False, True, False):
-        result, _ = run_module("homeiq.phase0.volume_restore", args, check=check, diff=True)
+        result, _proc = run_module("homeiq.phase0.volume_restore", args, check=check, diff=True)
         assert not result.get("failed"), result
         outcomes.append(result["changed"])
         if check and result["changed"]:
@@ -189,11 +189,11 @@ def test_two_archive_symlink_attack(method, tmp_path, volumes, prefix):
     first = make_backup(tmp_path / "a", {target: tar_bytes([ROOT, member("./x", "symlink", linkname="/")])})
     second = make_backup(tmp_path / "b", {target: tar_bytes([ROOT, member("./x", "dir"), member("./x/tmp", "dir"),
                                                              member("./x/tmp/" + pwn, data=b"pwn")])})
-    result, _ = run_module("homeiq.phase0.volume_restore", {"backup_dir": first, "method": method,
-                                                            "allow_external_symlinks": True})
+    result, _proc = run_module("homeiq.phase0.volume_restore", {"backup_dir": first, "method": method,
+                                                                "allow_external_symlinks": True})
     assert result["changed"], result
-    result, _ = run_module("homeiq.phase0.volume_restore", {"backup_dir": second, "method": method,
-                                                            "replace": True})
+    result, _proc = run_module("homeiq.phase0.volume_restore", {"backup_dir": second, "method": method,
+                                                                "replace": True})
     assert result["changed"], result
     assert not os.path.exists("/tmp/" + pwn)
     assert sh(target, "stat -c %F /d/x; cat /d/x/tmp/" + pwn).stdout == "directory\npwn"
@@ -232,7 +232,7 @@ def test_round_trip_keeps_every_field(method, tmp_path, volumes, docker_client):
     ctr = api.create_container(BUSYBOX, entrypoint=["/never"],
                                host_config=api.create_host_config(binds=["%s:/src" % source]))["Id"]
     try:
-        chunks, _ = api.get_archive(ctr, "/src/.")
+        chunks, _stat = api.get_archive(ctr, "/src/.")
         with open(raw, "wb") as handle:
             for chunk in chunks:
                 handle.write(chunk)
@@ -240,8 +240,8 @@ def test_round_trip_keeps_every_field(method, tmp_path, volumes, docker_client):
         api.remove_container(ctr, force=True)
     target = volumes("dst")
     backup = make_backup(tmp_path, {target: str(raw)})
-    result, _ = run_module("homeiq.phase0.volume_restore", {"backup_dir": backup, "method": method,
-                                                            "allow_external_symlinks": True})
+    result, _proc = run_module("homeiq.phase0.volume_restore", {"backup_dir": backup, "method": method,
+                                                                "allow_external_symlinks": True})
     assert result["changed"] and result["volumes"][0]["method"] == method, result
     after = listing(target, skip_root_mtime=method == "api")
     assert after == before

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, homeiq.phase0 contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -108,7 +108,7 @@ def run_live(path, refresh):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="phase0-dashboard", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="phase0-dashboard", description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--status", default=DEFAULT_STATUS, help="status.json written by the agent")
     parser.add_argument("--refresh", type=float, default=2.0, help="seconds between redraws")
     parser.add_argument("--once", action="store_true", help="print one frame and exit")

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, homeiq.phase0 contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -128,7 +128,7 @@ class Agent:
         try:
             if self.client is not None:
                 self.client.close()
-        except Exception:  # pylint: disable=broad-except - closing a dead client
+        except Exception:  # pylint: disable=broad-except  # closing a dead client
             pass
         self.client = None
 
@@ -157,7 +157,7 @@ class Agent:
         if (inspect.get("State") or {}).get("Running"):
             try:
                 stats = self.client.stats(cid, stream=False, one_shot=True)
-            except Exception:  # pylint: disable=broad-except - container stopped between calls
+            except Exception:  # pylint: disable=broad-except  # container stopped between calls
                 stats = None
         lines = self.read_logs(cid)
         return inspect, stats, lines
@@ -172,7 +172,7 @@ class Agent:
             kwargs["since"] = since
         try:
             data = self.client.logs(cid, **kwargs)
-        except Exception:  # pylint: disable=broad-except - container removed between calls
+        except Exception:  # pylint: disable=broad-except  # container removed between calls
             return None
         return data.decode("utf-8", "replace").splitlines() if isinstance(data, bytes) else data.splitlines()
 
@@ -221,7 +221,7 @@ class Agent:
     def _safe_sample(self, summary):
         try:
             return self.sample_one(summary)
-        except Exception as exc:  # pylint: disable=broad-except - one container must not stop the rest
+        except Exception as exc:  # pylint: disable=broad-except  # one container must not stop the rest
             if _is_engine_error(exc):
                 raise
             return None
@@ -270,7 +270,7 @@ class Agent:
                     self.connect()
                 self.engine_back()
                 self.cycle()
-            except Exception as exc:  # pylint: disable=broad-except - the agent must outlive engine restarts
+            except Exception as exc:  # pylint: disable=broad-except  # the agent must outlive engine restarts
                 if not _is_engine_error(exc) and self.client is not None:
                     log("sample failed: %s: %s" % (type(exc).__name__, exc))
                 else:
@@ -354,7 +354,7 @@ def supervise(config):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--config", required=True, help="the agent's JSON config file")
     parser.add_argument("--supervise", action="store_true", help="run as supervisor with a pid file")
     args = parser.parse_args(argv)

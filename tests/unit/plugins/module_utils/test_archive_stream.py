@@ -108,7 +108,7 @@ def test_progress_and_on_chunk_are_called():
 def test_memory_stays_bounded_for_extreme_ratios():
     """A 64 MiB run of zeros compresses to a few KB; decompression still returns <= n bytes per read."""
     compressor = Compressor("zstd", threads=1)
-    blob = b"".join(compressor.compress(bytes(1 << 20)) for _ in range(64)) + compressor.flush()
+    blob = b"".join(compressor.compress(bytes(1 << 20)) for _chunk in range(64)) + compressor.flush()
     reader = DecompressingReader(io.BytesIO(blob), "zstd")
     sizes = [len(part) for part in iter(lambda: reader.read(1 << 20), b"")]
     assert sum(sizes) == 64 << 20 and max(sizes) <= 1 << 20

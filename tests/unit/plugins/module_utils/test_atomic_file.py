@@ -82,7 +82,7 @@ def test_enospc_from_the_writer_removes_the_partial(tmp_path, monkeypatch):
     monkeypatch.setattr(atomic_file.os, "write", failing_write)
     with pytest.raises(OSError) as caught:
         with AtomicWriter(str(final)) as writer:
-            for _ in range(5):
+            for _attempt in range(5):
                 writer.write(b"y" * 4096)
             writer.commit()
     assert caught.value.errno == errno.ENOSPC

@@ -107,7 +107,7 @@ def test_include_layout_domain_file_patch():
     result = set_healthcheck(before, "websocket-ingestion", {"test": NEW_TEST})
     assert changed_line_numbers(before, result.text) == [218]
     assert result.text.splitlines()[217] == ('      test: ["CMD", "curl", "-fsS", "-o", "/dev/null", "--max-time", '
-                                            '"8", "http://127.0.0.1:8001/health"]')
+                                             '"8", "http://127.0.0.1:8001/health"]')
 
 
 def test_demo_file_with_merge_keys_and_comments():

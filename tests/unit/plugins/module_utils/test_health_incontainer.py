@@ -56,7 +56,7 @@ def closed_port():
 def run(probe=None, binary=None, tools=(), resolve=(), fetch=(), probe_limit=5, dns_limit=5, fetch_limit=1):
     request = measure_request(probe, binary, tools, resolve, fetch, probe_limit, dns_limit, fetch_limit)
     began = time.monotonic()
-    proc = subprocess.run([sys.executable, "-I", "-S", "-c", MEASURE_SCRIPT, request], capture_output=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-I", "-S", "-c", MEASURE_SCRIPT, request], capture_output=True, check=False, timeout=60)
     result = parse_measure_output(proc.stdout)
     assert result is not None, proc.stderr
     return result, time.monotonic() - began
@@ -128,7 +128,7 @@ def test_parse_proc_net_tcp():
 
 def test_parse_shell_tools():
     assert parse_shell_tools("curl /usr/bin/curl\nsh /bin/sh\n", ["curl", "wget"]) == {"curl": "/usr/bin/curl",
-                                                                                      "wget": None}
+                                                                                       "wget": None}
 
 
 @pytest.mark.parametrize("stdout, ok", [
@@ -181,6 +181,7 @@ def test_fetch_of_something_that_is_not_http_is_an_error():
 def test_fetch_over_ipv6_loopback():
     if not socket.has_ipv6:
         pytest.skip("no IPv6 in this Python")
+
     class V6Server(http.server.ThreadingHTTPServer):
         address_family = socket.AF_INET6
 
@@ -202,7 +203,7 @@ def test_helper_runs_isolated_from_the_apps_python_environment(tmp_path):
     (tmp_path / "json.py").write_text("raise SystemExit('shadowed json imported')\n")
     request = measure_request(["sh", "-c", "exit 0"], None, (), (), (), 5, 1, 1)
     proc = subprocess.run([sys.executable, "-I", "-S", "-c", MEASURE_SCRIPT, request], capture_output=True,
-                          timeout=60, env=dict(os.environ, PYTHONPATH=str(tmp_path)), cwd=str(tmp_path))
+                          check=False, timeout=60, env=dict(os.environ, PYTHONPATH=str(tmp_path)), cwd=str(tmp_path))
     result = parse_measure_output(proc.stdout)
     assert result is not None, proc.stderr
     assert result["manual_probe"]["exit_code"] == 0

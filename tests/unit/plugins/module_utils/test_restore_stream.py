@@ -60,7 +60,7 @@ def test_good_archive_scans_clean(tmp_path, codec):
     ([("./d", tarfile.CHRTYPE, "")], "allow_devices"),
 ])
 def test_unsafe_members_are_listed(tmp_path, members, reason):
-    path, _ = _write(tmp_path, _tar(members))
+    path, _digests = _write(tmp_path, _tar(members))
     report = scan_archive(path, allow_external_symlinks=True)
     assert not report.ok and reason in " ".join(report.problems)
 
@@ -92,7 +92,7 @@ def test_reader_streams_the_raw_tar_and_rejects_a_changed_file(tmp_path):
 
 def test_reader_stops_before_handing_on_an_unsafe_header(tmp_path):
     raw = _tar([(".", tarfile.DIRTYPE, ""), ("./ok", "file", b"o" * 3000000), ("../evil", "file", b"p")])
-    path, _ = _write(tmp_path, raw)
+    path, _digests = _write(tmp_path, raw)
     reader = ValidatedTarReader(path)
     handed = b""
     with pytest.raises(ArchiveRejected, match="evil"):

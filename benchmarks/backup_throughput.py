@@ -1,0 +1,298 @@
+#!/usr/bin/env python
+"""Benchmark: volume_backup's streaming pipeline vs tar | zstd on the same volume, same run.
+
+Makes a Docker volume of --size MiB (default 512) of mixed content: compressible log-like text,
+random bytes and many small files (50k per GiB, 0-4 KiB, half text half random). It is written
+straight into the volume's Mountpoint (needs root on the engine host; nothing is pulled, the
+helper image is the busybox fixture). Then, on that same volume, side by side in one run:
+
+  backup, our module   the volume_backup module process run the way Ansible runs it on the target
+                       (`python -m ...volume_backup args.json`): start-up, engine calls, helper
+                       container, get_archive -> SHA-256 -> zstd -3 (all cores) -> SHA-256 -> file,
+                       fsync, rename. Peak RSS of that process from wait4().
+  backup, pipeline     the same run's own per-volume duration (the streaming pipeline alone).
+  get_archive drain    the bare Engine API stream of the same helper mount, read and discarded
+                       (the upper bound for anything that goes through the API).
+  tar | zstd           `tar -C <Mountpoint> -cf - . | zstd -3 -T0 -o <file>` (reads the disk
+                       directly, no API: the physical baseline).
+  docker run tar czf   the first manual run's method: `docker run --rm -v <vol>:/data:ro -v
+                       <dir>:/backup busybox tar czf /backup/x.tar.gz -C /data .` (--skip-czf).
+  full verify          backup_verify's full read (archive_verify.verify_archive_full: decompress,
+                       re-hash, walk every member) in a child process, vs `zstd -dc | tar -tvf -`.
+  restore              archive_extract.extract_archive (validate every member first, then write
+                       with owners, modes, links, mtimes) into a scratch dir in a child process,
+                       vs `zstd -dc | tar -xpf - --numeric-owner` into another scratch dir.
+
+MB/s are raw tar MB (10^6 bytes of the uncompressed stream) per wall-clock second for every
+method, so the columns compare. The data sits in the page cache for every method (it was just
+written and is read once before timing), so this measures CPU and API cost, not the disk.
+Usage: .venv/bin/python benchmarks/backup_throughput.py [--size 512] [--repeat 1] [--skip-czf]
+       [--keep] [--threads 0]
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, ".collections"))
+
+HELPER_IMAGE = "phase0-fixture/busybox"
+MB = 1000.0 * 1000.0
+MIB = 1 << 20
+WORDS = ("GET POST PUT sensor temperature humidity influx write ok error warn info debug device "
+         "homeassistant automation state changed entity light.kitchen switch.porch ms bytes user "
+         "request response latency retry timeout queue worker batch commit sqlite websocket").split()
+
+
+# --- data ---------------------------------------------------------------------------------
+
+def text_block(rng, size):
+    """Log-like lines: timestamps, words and numbers (zstd -3 gets roughly 3-5x on it)."""
+    lines, total = [], 0
+    while total < size:
+        line = "2026-02-04T11:%02d:%02d.%03dZ %s %s id=%d value=%.3f took=%dms\n" % (
+            rng.randrange(60), rng.randrange(60), rng.randrange(1000), rng.choice(WORDS),
+            " ".join(rng.choice(WORDS) for _word in range(rng.randrange(3, 9))), rng.randrange(10 ** 6),
+            rng.random() * 100, rng.randrange(2000))
+        lines.append(line)
+        total += len(line)
+    return "".join(lines).encode()[:size]
+
+
+def fill(root, size_mib, seed=1):
+    """Fill `root` with size_mib MiB: 50k small files per GiB, the rest half text, half random."""
+    rng = random.Random(seed)
+    text = text_block(rng, 8 * MIB)
+    total = size_mib * MIB
+    small_count = max(1, int(50000 * size_mib / 1024.0))
+    written = 0
+    os.makedirs(os.path.join(root, "small"), exist_ok=True)
+    for index in range(small_count):
+        directory = os.path.join(root, "small", "d%03d" % (index % 500))
+        if index < 500:
+            os.makedirs(directory, exist_ok=True)
+        length = rng.randrange(0, 4097)
+        data = os.urandom(length) if index % 2 else text[(index * 4099) % (len(text) - 4096):][:length]
+        with open(os.path.join(directory, "f%06d.%s" % (index, "bin" if index % 2 else "log")), "wb") as handle:
+            handle.write(data)
+        written += length
+    big = max(0, total - written)
+    for kind in ("log", "bin"):
+        left = big // 2
+        part = 0
+        while left > 0:
+            size = min(left, 64 * MIB)
+            with open(os.path.join(root, "%s%02d.%s" % ("text" if kind == "log" else "random", part, kind)),
+                      "wb") as handle:
+                done = 0
+                while done < size:
+                    step = min(MIB, size - done)
+                    if kind == "log":
+                        offset = rng.randrange(len(text) - step + 1)
+                        handle.write(text[offset:offset + step])
+                    else:
+                        handle.write(os.urandom(step))
+                    done += step
+            left -= size
+            part += 1
+    return small_count
+
+
+# --- measuring ----------------------------------------------------------------------------
+
+def measured(cmd, **kwargs):
+    """Run cmd; (seconds, peak RSS in MB of the process and the children it waited for, stdout)."""
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+    out = proc.stdout.read()
+    err = proc.stderr.read()
+    dummy_pid, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.monotonic() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit("%s failed (%s): %s" % (cmd if isinstance(cmd, str) else " ".join(cmd), proc.returncode,
+                                                 err.decode(errors="replace")[-2000:]))
+    return elapsed, usage.ru_maxrss / 1024.0, out
+
+
+def shell(script):
+    return measured(["bash", "-o", "pipefail", "-c", script])
+
+
+def module_backup(volume, backup_dir, threads):
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump({"ANSIBLE_MODULE_ARGS": {"volumes": [volume], "backup_dir": backup_dir,
+                                           "helper_image": HELPER_IMAGE, "compression": "zstd",
+                                           "threads": threads, "space_margin": 0}}, handle)
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, ".collections"))
+    try:
+        seconds, rss, out = measured([sys.executable, "-m",
+                                      "ansible_collections.homeiq.phase0.plugins.modules.volume_backup",
+                                      handle.name], env=env)
+    finally:
+        os.unlink(handle.name)
+    result = json.loads(out)
+    if result.get("failed"):
+        raise SystemExit("volume_backup failed: %s" % result.get("msg"))
+    return seconds, rss, result["volumes"][0]
+
+
+def drain(volume):
+    """Bare get_archive of the same helper mount, read and thrown away (in this process)."""
+    import docker
+    from ansible_collections.homeiq.phase0.plugins.module_utils.volume_backup_engine import (
+        HELPER_ENTRYPOINT, HELPER_MOUNT, get_archive_chunks)
+    from docker.types import Mount
+
+    api = docker.APIClient(version="auto", timeout=120)
+    helper = api.create_container(HELPER_IMAGE, entrypoint=HELPER_ENTRYPOINT, command=[], network_disabled=True,
+                                  host_config=api.create_host_config(
+                                      mounts=[Mount(HELPER_MOUNT, volume, type="volume", read_only=True)]))
+    try:
+        started = time.monotonic()
+        chunks, dummy = get_archive_chunks(api, helper["Id"], HELPER_MOUNT + "/.")
+        total = 0
+        for chunk in chunks:
+            total += len(chunk)
+        return time.monotonic() - started, total
+    finally:
+        api.remove_container(helper["Id"], force=True)
+        api.close()
+
+
+CHILD_VERIFY = """
+import json, sys
+from ansible_collections.homeiq.phase0.plugins.module_utils.archive_verify import verify_archive_full
+problems, facts, warnings = verify_archive_full(sys.argv[1], json.loads(sys.argv[2]))
+assert not problems, problems
+print(json.dumps(facts))
+"""
+
+CHILD_RESTORE = """
+import json, sys
+from ansible_collections.homeiq.phase0.plugins.module_utils.archive_extract import extract_archive
+print(json.dumps(extract_archive(sys.argv[1], sys.argv[2], expected=json.loads(sys.argv[3]))))
+"""
+
+
+def child(script, *args):
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, ".collections"))
+    return measured([sys.executable, "-c", script] + list(args), env=env)
+
+
+# --- main ---------------------------------------------------------------------------------
+
+def row(label, seconds, raw_bytes, reference=None, rss=None, note=""):
+    rate = raw_bytes / MB / seconds
+    ratio = "" if reference is None else "%.2fx" % (reference / seconds)
+    print("%-26s %8.2f s %9.1f MB/s %8s %9s  %s" % (label, seconds, rate, ratio,
+                                                    "" if rss is None else "%.0f MB" % rss, note))
+    return rate
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=512, help="volume size in MiB (default 512)")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds; medians are printed")
+    parser.add_argument("--threads", type=int, default=0, help="zstd threads for our backup (0: all cores)")
+    parser.add_argument("--skip-czf", action="store_true", help="skip the slow docker run tar czf method")
+    parser.add_argument("--keep", action="store_true", help="keep the volume and the scratch directory")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("needs root: the volume is filled through its Mountpoint")
+
+    import docker
+    client = docker.from_env(timeout=300)
+    client.images.get(HELPER_IMAGE)  # never pulled: `make images` builds it
+    volume = "p0bench_backup_" + uuid.uuid4().hex[:6]
+    work = tempfile.mkdtemp(prefix="phase0-backup-bench-", dir=os.environ.get("BENCH_DIR"))
+    os.chmod(work, 0o700)
+    client.volumes.create(volume)
+    try:
+        mountpoint = client.api.inspect_volume(volume)["Mountpoint"]
+        t0 = time.monotonic()
+        small = fill(mountpoint, args.size)
+        subprocess.run(["sync"], check=True)
+        print("volume %s: %d MiB, %d small files, filled in %.1f s; %d cores, load %.1f" % (
+            volume, args.size, small, time.monotonic() - t0, os.cpu_count(), os.getloadavg()[0]))
+        subprocess.run("tar -C %s -cf - . > /dev/null" % mountpoint, shell=True, check=True)  # warm cache
+
+        rounds = []
+        for index in range(args.repeat):
+            r = {}
+            backup_dir = os.path.join(work, "backups", "phase0_bench%02d" % index)
+            r["module"], r["module_rss"], entry = module_backup(volume, backup_dir, args.threads)
+            r["pipeline"] = entry["duration_s"]
+            raw = entry["raw_bytes"]
+            archive = os.path.join(backup_dir, entry["archive"])
+            r["drain"], drained = drain(volume)
+            assert drained == raw, (drained, raw)
+            baseline = os.path.join(work, "baseline%02d.tar.zst" % index)
+            r["tar_zstd"], dummy_rss, dummy = shell("tar -C %s -cf - . | zstd -q -3 -T0 -o %s" % (mountpoint, baseline))
+            r["ratio_ours"] = raw / float(entry["bytes"])
+            r["ratio_base"] = raw / float(os.path.getsize(baseline))
+            if not args.skip_czf:
+                czf_dir = os.path.join(work, "czf%02d" % index)
+                os.makedirs(czf_dir)
+                r["czf"], dummy_rss, dummy = measured([
+                    "docker", "run", "--rm", "--network", "none", "-v", "%s:/data:ro" % volume,
+                    "-v", "%s:/backup" % czf_dir, HELPER_IMAGE, "tar", "czf", "/backup/x.tar.gz", "-C", "/data", "."])
+                r["ratio_czf"] = raw / float(os.path.getsize(os.path.join(czf_dir, "x.tar.gz")))
+                shutil.rmtree(czf_dir)
+            expected = {key: entry[key] for key in ("sha256", "bytes", "raw_sha256", "raw_bytes", "members",
+                                                    "file_bytes", "compression")}
+            r["verify"], r["verify_rss"], dummy = child(CHILD_VERIFY, archive, json.dumps(expected))
+            r["list"], dummy_rss, dummy = shell("zstd -dc %s | tar -tvf - > /dev/null" % archive)
+            staging = os.path.join(work, "restore%02d" % index)
+            os.makedirs(staging)
+            r["restore"], r["restore_rss"], dummy = child(CHILD_RESTORE, archive, staging, json.dumps(expected))
+            plain = os.path.join(work, "untar%02d" % index)
+            os.makedirs(plain)
+            r["untar"], dummy_rss, dummy = shell("zstd -dc %s | tar -xpf - --numeric-owner -C %s" % (archive, plain))
+            for path in (staging, plain, backup_dir):
+                shutil.rmtree(path)
+            os.unlink(baseline)
+            r["raw"] = raw
+            r["members"] = entry["members"]
+            rounds.append(r)
+
+        med = dict((key, statistics.median(r[key] for r in rounds)) for key in rounds[0])
+        raw = med["raw"]
+        print("raw tar %.1f MB, %d members; compression ratio ours %.2f, tar|zstd %.2f%s; %d round(s), medians" % (
+            raw / MB, med["members"], med["ratio_ours"], med["ratio_base"],
+            ", tar czf %.2f" % med["ratio_czf"] if "ratio_czf" in med else "", len(rounds)))
+        print("%-26s %10s %14s %8s %9s" % ("method", "time", "raw MB/s", "ours is", "peak RSS"))
+        ours = row("backup: our module", med["module"], raw, rss=med["module_rss"],
+                   note="(process: start-up, engine calls, helper, fsync)")
+        row("backup: pipeline only", med["pipeline"], raw, note="(the module's own per-volume duration)")
+        drain_rate = row("get_archive drain", med["drain"], raw, reference=med["module"])
+        base_rate = row("tar | zstd -3 -T0", med["tar_zstd"], raw, reference=med["module"])
+        czf_rate = None
+        if "czf" in med:
+            czf_rate = row("docker run tar czf", med["czf"], raw, reference=med["module"])
+        verify_rate = row("full verify: ours", med["verify"], raw, rss=med["verify_rss"])
+        list_rate = row("zstd -dc | tar -tvf", med["list"], raw, reference=med["verify"])
+        row("restore: ours", med["restore"], raw, rss=med["restore_rss"], note="(validate first, then write)")
+        row("zstd -dc | tar -xp", med["untar"], raw, reference=med["restore"])
+        print("targets: ours/drain %.2f (>= 0.85), ours/tar|zstd %.2f, ours/tar czf %s (>= 3), "
+              "verify/(zstd|tar -tv) %.2f (>= 0.7), module peak RSS %.0f MB (< 150)" % (
+                  ours / drain_rate, ours / base_rate, "%.1f" % (ours / czf_rate) if czf_rate else "-",
+                  verify_rate / list_rate, med["module_rss"]))
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+            client.volumes.get(volume).remove(force=True)
+        else:
+            print("kept volume %s and %s" % (volume, work))
+
+
+if __name__ == "__main__":
+    main()
