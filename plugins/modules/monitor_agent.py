@@ -10,8 +10,8 @@ module: monitor_agent
 short_description: Start or stop the phase 0 monitor agent as a supervised background process
 version_added: "0.1.0"
 description:
-  - Runs the agent installed in O(install_dir) (C(phase0_monitor.py --config config.json --supervise)) detached from
-    the Ansible connection, in its own session, with its pid file in C(run/agent.pid). The supervisor restarts the agent
+  - Runs the agent installed in O(install_dir) (C(phase0_monitor.py --config config.json --supervise --detach LOG))
+    detached from the Ansible connection (it double-forks into its own session), with its pid file in C(run/agent.pid). The supervisor restarts the agent
     when it fails.
   - Stops it by the pid in that file only after checking in C(/proc) that the pid is really our agent (same start time,
     same program, same config). Processes are never matched by name.
@@ -80,7 +80,6 @@ problem:
 
 import os
 import signal
-import subprocess
 import sys
 import time
 
@@ -101,14 +100,14 @@ def decide(state, restart, running, pid_file_exists):
     return "cleaned" if pid_file_exists else "none"
 
 
-def start(paths, python, timeout):
+def start(module, paths, python, timeout):
     os.makedirs(paths["run_dir"], exist_ok=True)
-    with open(paths["agent_log"], "ab") as log, open(os.devnull, "rb") as devnull:
-        # Not module.run_command: that waits for the process to exit, the supervisor must outlive this module
-        # (own session, output to the agent log). Sanity ignore: validate-modules:use-run-command-not-popen.
-        subprocess.Popen([python, paths["agent"], "--config", paths["config"], "--supervise"],
-                         stdin=devnull, stdout=log, stderr=log, close_fds=True,
-                         start_new_session=True, cwd=paths["run_dir"])
+    # The agent detaches itself (double fork, own session, output to the agent log), so run_command returns
+    # as soon as the supervisor is on its own and the supervisor outlives this module.
+    rc, out, err = module.run_command([python, paths["agent"], "--config", paths["config"], "--supervise",
+                                       "--detach", paths["agent_log"]], cwd=paths["run_dir"])
+    if rc != 0:
+        return None, "the agent did not start (rc %s): %s" % (rc, (err or out).strip()[-2000:])
     deadline = time.time() + timeout
     while time.time() < deadline:
         record, problem = mproc.verify_agent(paths["pid_file"], paths["config"])
@@ -179,7 +178,7 @@ def main():
     if action in ("started", "restarted"):
         if os.path.exists(paths["pid_file"]):
             os.unlink(paths["pid_file"])
-        pid, failure = start(paths, params["python"] or sys.executable, params["timeout"])
+        pid, failure = start(module, paths, params["python"] or sys.executable, params["timeout"])
         if failure:
             module.fail_json(msg=failure, **result)
         result["pid"] = pid

@@ -13,6 +13,8 @@ away is retried every few seconds and the gap is logged when it answers again.
     phase0_monitor.py --config CONFIG.json --supervise  supervisor: writes the pid file and runs
                                                         the agent as a child, restarting it when
                                                         it fails (background-process mode)
+    ... --supervise --detach LOG                        the same, detached first (double fork, own
+                                                        session, output to LOG); returns at once
 
 Needs python3 and the `docker` SDK. The pure logic lives in the collection's
 plugins/module_utils/monitor_*.py, installed next to this file under lib/.
@@ -353,13 +355,42 @@ def supervise(config):
     return 0
 
 
+def detach(log_path, cwd):
+    """Become a daemon: the caller's process exits 0 at once, the grandchild goes on in its own session.
+
+    Double fork, so the daemon is no session leader and is adopted by init; stdin from /dev/null and
+    stdout/stderr to the log, so whoever started us (Ansible's run_command reads our pipes until they
+    close) is released as soon as this returns in the grandchild.
+    """
+    if os.fork() > 0:
+        os._exit(0)  # pylint: disable=protected-access  # the documented way to leave a forked child
+    os.setsid()
+    if os.fork() > 0:
+        os._exit(0)  # pylint: disable=protected-access
+    os.chdir(cwd)
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    null_fd = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null_fd, 0)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    for fd in (log_fd, null_fd):
+        if fd > 2:
+            os.close(fd)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--config", required=True, help="the agent's JSON config file")
     parser.add_argument("--supervise", action="store_true", help="run as supervisor with a pid file")
+    parser.add_argument("--detach", metavar="LOG", help="with --supervise: detach first, output to LOG")
     args = parser.parse_args(argv)
     config = load_config(args.config)
+    if args.detach and not args.supervise:
+        parser.error("--detach needs --supervise")
     if args.supervise:
+        if args.detach:
+            os.makedirs(config["run_dir"], exist_ok=True)
+            detach(os.path.abspath(args.detach), config["run_dir"])
         return supervise(config)
     return run_agent(config)
 
