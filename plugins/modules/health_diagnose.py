@@ -33,8 +33,8 @@ extends_documentation_fragment:
   - homeiq.phase0.docker
 attributes:
   check_mode:
-    description: Read only; runs the same in check mode. Evidence files are written in check mode too, as they
-      are the run's output, not a change to the managed stack.
+    description: Read only; the diagnosis runs the same in check mode and is returned, but no evidence file is
+      written (check mode touches nothing, O(output_dir) is not created).
     support: full
   diff_mode:
     description: Nothing changes, so there is no diff.
@@ -333,7 +333,8 @@ def main():
               "log_lines": params["log_lines"], "stats": params["stats"]}
     try:
         result = diagnose(client.api, project_name=name, containers=params["containers"], services=params["services"],
-                          include_healthy=params["include_healthy"], output_dir=params["output_dir"],
+                          include_healthy=params["include_healthy"],
+                          output_dir=None if module.check_mode else params["output_dir"],
                           env_files=env_files, limits=limits, workers=params["workers"],
                           verify=params["verify_recommendation"])
     # engine errors end as a clear failure naming the endpoint
