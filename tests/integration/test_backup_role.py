@@ -62,6 +62,12 @@ def test_backup_set_is_complete_and_private(backed_up):
             assert stat.S_IMODE(os.stat(os.path.join(root, f)).st_mode) == 0o600, f
     check = subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=backup, capture_output=True, check=False, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
+    # backup.log keeps volume_backup's progress lines (one per volume, with MB/s) before the role's summary.
+    with open(os.path.join(backup, "backup.log")) as handle:
+        log = handle.read()
+    for volume in manifest["volumes"]:
+        assert "volume=%s done" % volume["name"] in log, volume["name"]
+    assert log.index("mb_s=") < log.index("# homeiq.phase0 backup ")
 
 
 def test_secret_only_in_the_private_config_copy(backed_up):
