@@ -28,6 +28,13 @@ options:
       - A running agent whose last sample is older than this many intervals is reported as stale.
     type: int
     default: 3
+  wait_for_sample:
+    description:
+      - Seconds to wait, inside this one module run, until the agent runs and has taken at least one sample
+        (for example right after starting it). V(0) reads the state once.
+      - Waiting here instead of in an C(until) loop costs one module run instead of one per retry.
+    type: int
+    default: 0
 attributes:
   check_mode:
     support: full
@@ -104,6 +111,10 @@ python:
   description: The Python interpreter running this module (the default interpreter for the agent).
   returned: always
   type: str
+waited_s:
+  description: Seconds spent waiting for the first sample (O(wait_for_sample)); 0 when the first reading had one.
+  returned: always
+  type: float
 docker_sdk:
   description: Whether that interpreter can import the C(docker) SDK the agent needs.
   returned: always
@@ -115,6 +126,7 @@ systemd:
 """
 
 import sys
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -124,10 +136,19 @@ from ansible_collections.homeiq.phase0.plugins.module_utils.monitor_status impor
 def main():
     module = AnsibleModule(
         argument_spec=dict(install_dir=dict(type="path", required=True),
-                           stale_after=dict(type="int", default=3)),
+                           stale_after=dict(type="int", default=3),
+                           wait_for_sample=dict(type="int", default=0)),
         supports_check_mode=True,
     )
-    result = agent_status(module.params["install_dir"], stale_after=module.params["stale_after"])
+    params = module.params
+    started = time.monotonic()
+    deadline = started + max(0, params["wait_for_sample"])
+    while True:
+        result = agent_status(params["install_dir"], stale_after=params["stale_after"])
+        if (result.get("running") and (result.get("samples") or 0) > 0) or time.monotonic() >= deadline:
+            break
+        time.sleep(0.25)
+    result["waited_s"] = round(time.monotonic() - started, 2)
     result["python"] = sys.executable
     module.exit_json(changed=False, **result)
 
