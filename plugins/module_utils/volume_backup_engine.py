@@ -49,7 +49,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.homeiq.phase0.plugins.module_utils.archive_codec import CodecError
+from ansible_collections.homeiq.phase0.plugins.module_utils.archive_codec import CodecError, engine_stream_threads
 from ansible_collections.homeiq.phase0.plugins.module_utils.archive_stream import archive_stream
 from ansible_collections.homeiq.phase0.plugins.module_utils.archive_tarscan import (
     TarFormatError, TruncatedArchive)
@@ -485,7 +485,7 @@ class BackupRun:
                     sink = _FaultyWriter(writer, int(limit))
                 result = archive_stream(
                     chunks, sink, codec=self.options.get("compression") or "zstd",
-                    level=self.options.get("compression_level"), threads=self.options.get("threads") or 0,
+                    level=self.options.get("compression_level"), threads=engine_stream_threads(self.options.get("threads")),
                     progress=progress, on_chunk=on_chunk, on_member=on_member)
                 writer.commit()
                 self.published.append(final)

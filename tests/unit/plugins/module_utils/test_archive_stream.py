@@ -9,7 +9,7 @@ import tarfile
 import pytest
 
 from ansible_collections.homeiq.phase0.plugins.module_utils.archive_codec import (
-    CODECS, CodecError, Compressor, DecompressingReader, detect_codec, effective_threads)
+    CODECS, CodecError, Compressor, DecompressingReader, detect_codec, effective_threads, engine_stream_threads)
 from ansible_collections.homeiq.phase0.plugins.module_utils.archive_stream import (
     HashingReader, archive_stream, iter_file_chunks)
 from ansible_collections.homeiq.phase0.plugins.module_utils.archive_tarscan import TruncatedArchive
@@ -128,6 +128,18 @@ def test_corrupt_and_truncated_gzip_are_errors():
 @pytest.mark.parametrize("threads,expected", [(0, os.cpu_count() or 1), (None, os.cpu_count() or 1), (3, 3)])
 def test_effective_threads(threads, expected):
     assert effective_threads(threads) == expected
+
+
+@pytest.mark.parametrize("threads,cores,expected", [
+    (0, 2, 1),      # one core left to the engine's tar stream
+    (None, 8, 7),
+    (-1, 1, 1),     # never below one
+    (0, 1, 1),
+    (3, 2, 3),      # an explicit count is kept
+    (1, 16, 1),
+])
+def test_engine_stream_threads_leave_a_core_to_the_engine(threads, cores, expected):
+    assert engine_stream_threads(threads, cores=cores) == expected
 
 
 def test_hashing_reader_and_file_chunks():
