@@ -26,6 +26,7 @@ SCHEMA = "homeiq.phase0/run-report/v1"
 
 STEP_ORDER = ("infra", "backup", "healthcheck", "audit", "monitoring")
 STEP_TITLES = {
+    "project": "Project resolution (engine and compose files)",
     "infra": "Host readiness (infrastructure check)",
     "backup": "Backup of volumes, configs and images",
     "healthcheck": "Health diagnosis and probe repair",

@@ -45,7 +45,7 @@ options:
         description: Step name.
         type: str
         required: true
-        choices: [infra, backup, healthcheck, audit, monitoring]
+        choices: [project, infra, backup, healthcheck, audit, monitoring]
       status:
         description:
           - C(passed), C(warning), C(failed); C(skipped) when deliberately not run; C(not_run) when never reached;
@@ -157,7 +157,7 @@ from ansible_collections.homeiq.phase0.plugins.module_utils.run_report import (
 )
 
 STEP_OPTIONS = dict(
-    name=dict(type="str", required=True, choices=["infra", "backup", "healthcheck", "audit", "monitoring"]),
+    name=dict(type="str", required=True, choices=["project", "infra", "backup", "healthcheck", "audit", "monitoring"]),
     status=dict(type="str", required=True, choices=["passed", "warning", "failed", "skipped", "not_run", "check_mode"]),
     started=dict(type="str"),
     ended=dict(type="str"),

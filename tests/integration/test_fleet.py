@@ -307,11 +307,19 @@ def test_fleet_runs_each_host_then_survives_a_dead_engine(fleet):
     recap = _recap(second.stdout)
     assert second.returncode != 0
     assert recap[DEAD_HOST]["failed"] + recap[DEAD_HOST]["unreachable"] >= 1, recap
-    # It fails on its engine (project_info, before any step): no new backup, no new report.
+    # It fails on its engine (project_info, the first step): no new backup, but a new report that names the
+    # failed step and the endpoint, with every later step "not run".
     assert re.search(r"fatal: \[%s\]" % DEAD_HOST, second.stdout) and dead["engine"].sock in second.stdout
     assert not re.search(r"fatal: \[(?!%s\])" % DEAD_HOST, second.stdout), second.stdout[-6000:]
     assert [os.path.basename(b) for b in _complete_backups(dead["out"])] == [backup_ids[DEAD_HOST]]
-    assert len(_reports(dead["out"])) == 1
+    dead_reports = _reports(dead["out"])
+    assert len(dead_reports) == 2, dead_reports
+    with open(dead_reports[-1]) as handle:
+        dead_report = json.load(handle)
+    dead_steps = dict((s["name"], s) for s in dead_report["steps"])
+    assert dead_steps["project"]["status"] == "failed" and dead["engine"].sock in dead_steps["project"]["msg"], dead_steps
+    assert all(dead_steps[n]["status"] == "not_run" for n in ("infra", "backup", "healthcheck", "audit", "monitoring"))
+    assert dead_report["verdict"] != "READY FOR REBUILD"
     for name, host in hosts.items():
         if name == DEAD_HOST:
             continue

@@ -276,3 +276,32 @@ def test_wipe_and_rollback_restores_data_images_and_health(stack):
     # Health as at backup time: the fixed probes are in the restored compose file, so all but data-api.
     health = wait_healthy(stack, [s for s in services_health(stack) if s != "data-api"], timeout=150)
     assert health["data-api"][0] == "running"
+
+
+def test_one_tag_runs_one_step_and_a_failed_step_stops_the_next(stack):
+    """--tags audit runs the audit alone; --tags infra,audit with a host check that cannot pass fails
+    infra, leaves audit not run, and the report is still written and names the failed step."""
+    steps_after = ("backup", "healthcheck", "monitoring")
+    backups_before = sorted(glob.glob(os.path.join(stack["out"], "backups", "phase0_*")))
+
+    reports = glob.glob(os.path.join(stack["out"], "reports", "phase0_*.json"))
+    proc = run_playbook(PHASE0, stack["vars"], tags=["audit"], extra_args=["-e", "@" + DEMO_VARS])
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    statuses = step_statuses(report_of(stack["out"], reports)[1])
+    assert statuses["audit"] in ("passed", "warning"), statuses
+    assert all(statuses[name] == "not_run" for name in ("infra",) + steps_after), statuses
+
+    reports = glob.glob(os.path.join(stack["out"], "reports", "phase0_*.json"))
+    # after the demo vars, which set their own disk minimum
+    proc = run_playbook(PHASE0, stack["vars"], tags=["infra", "audit"],
+                        extra_args=["-e", "@" + DEMO_VARS, "-e", "infra_check_min_free_disk_gb=1000000000"])
+    assert proc.returncode != 0
+    path, report = report_of(stack["out"], reports)
+    statuses = step_statuses(report)
+    assert statuses["infra"] == "failed" and statuses["audit"] == "not_run", statuses
+    infra = [step for step in report["steps"] if step["name"] == "infra"][0]
+    assert infra["msg"], infra
+    assert report["verdict"] != "READY FOR REBUILD"
+    assert path[:-5] + ".md" in proc.stdout
+    # Neither run took a backup.
+    assert sorted(glob.glob(os.path.join(stack["out"], "backups", "phase0_*"))) == backups_before
