@@ -9,13 +9,16 @@ not fsynced (40 containers x 7 files would cost more than the diagnosis).
 """
 from __future__ import annotations
 
-import errno
 import json
 import os
 import re
 
+from ansible_collections.homeiq.phase0.plugins.module_utils.atomic_file import (  # noqa: F401  (re-exported)
+    ensure_private_dir,
+    refuse_symlink,
+)
+
 FILE_MODE = 0o600
-DIR_MODE = 0o700
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -24,32 +27,6 @@ def safe_component(name):
     """A directory name made from a service or container name (no separators, no dot-dirs)."""
     cleaned = _SAFE_NAME.sub("_", name or "").strip(".")
     return cleaned or "unnamed"
-
-
-def refuse_symlink(path):
-    if os.path.islink(path):
-        raise OSError(errno.ELOOP, "refusing to write through a symlink", path)
-
-
-def ensure_private_dir(path):
-    """mkdir -p with every created directory 0700 whatever the umask; a symlink or file in the way is refused."""
-    path = os.path.abspath(path)
-    missing = []
-    current = path
-    while not os.path.isdir(current) or os.path.islink(current):
-        refuse_symlink(current)
-        if os.path.lexists(current):
-            raise OSError(errno.ENOTDIR, "exists and is not a directory", current)
-        missing.append(current)
-        current = os.path.dirname(current)
-    for directory in reversed(missing):
-        try:
-            os.mkdir(directory, DIR_MODE)
-        except FileExistsError:
-            refuse_symlink(directory)
-            continue
-        os.chmod(directory, DIR_MODE)
-    return missing
 
 
 def write_private(path, data):
