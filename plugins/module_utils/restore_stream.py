@@ -162,11 +162,15 @@ def scan_archive(path, expected=None, **validator_options):
 class ValidatedTarReader:
     """File-like raw tar stream that refuses to hand on anything unsafe (see module doc)."""
 
-    def __init__(self, path, expected=None, **validator_options):
+    def __init__(self, path, expected=None, abort_after=None, **validator_options):
         self.expected = expected or {}
         self._pipeline = _Pipeline(path, validator_options)
         self._done = False
         self._pending = b""
+        # abort_after: test-only fault injection (TARGETS 17, a restore aborted halfway): raise OSError once
+        # more than this many bytes were handed on.
+        self._abort_after = abort_after or 0
+        self._handed = 0
 
     def readable(self):
         return True
@@ -198,6 +202,11 @@ class ValidatedTarReader:
         if self._pipeline.unsafe:
             self._fail(_unsafe_problems(self._pipeline.unsafe))
         if data:
+            self._handed += len(data)
+            if self._abort_after and self._handed > self._abort_after:
+                self._done = True
+                self.close()
+                raise OSError("restore aborted after %d bytes (PHASE0_TEST_RESTORE_ABORT_AFTER_BYTES)" % self._handed)
             return data
         try:
             while self._pipeline.hashed.read(CHUNK_SIZE):

@@ -98,7 +98,7 @@ def _labels(entry):
 
 def _put(api, helper_image, volume, archive, expected, validator_options):
     with HelperContainer(api, helper_image, {MOUNT: volume}) as helper:
-        reader = ValidatedTarReader(archive, expected=expected, **validator_options)
+        reader = ValidatedTarReader(archive, expected=expected, abort_after=_test_abort_after(), **validator_options)
         try:
             helper.put(MOUNT, reader)
         finally:
@@ -106,6 +106,12 @@ def _put(api, helper_image, volume, archive, expected, validator_options):
         counted = _count_tree(helper, MOUNT)
     _check_counts("volume %s" % volume, counted, expected)
     return counted
+
+
+def _test_abort_after():
+    """Test-only fault injection, never for production: PHASE0_TEST_RESTORE_ABORT_AFTER_BYTES=<n> breaks the
+    stream that writes a volume after n bytes (the read-only comparison of a volume is not affected)."""
+    return int(os.environ.get("PHASE0_TEST_RESTORE_ABORT_AFTER_BYTES") or 0) or None
 
 
 def _restore_api(api, plan, options):
@@ -173,7 +179,8 @@ def _restore_host(api, plan, options):
         staging_dir = _host_dir(create_volume(api, staging, "local", {STAGING_LABEL: target}))
         if live_dir is None or staging_dir is None:
             raise RestoreFailed("the volume directories of %s are not reachable on this host" % target)
-        reader = ValidatedTarReader(archive, expected=plan["expected"], **options["validator_options"])
+        reader = ValidatedTarReader(archive, expected=plan["expected"], abort_after=_test_abort_after(),
+                                    **options["validator_options"])
         try:
             counted = extract_into(reader, staging_dir)
         finally:

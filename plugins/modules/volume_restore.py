@@ -33,6 +33,8 @@ description:
     archive's tree is left alone (not changed), so a second run changes nothing.
   - Never pulls an image. The helper container uses O(helper_image), else an image already present
     (one used by the volume's containers, one recorded in the manifest, or any local image).
+  - "Test-only fault injection, never for production: E(PHASE0_TEST_RESTORE_ABORT_AFTER_BYTES=<n>) in the module's
+    environment aborts the restore stream after n bytes, so tests can prove that the live volume is unchanged."
 author:
   - homeiq.phase0 contributors (@homeiq)
 extends_documentation_fragment:

@@ -182,6 +182,30 @@ def test_non_empty_volume_needs_replace_and_check_mode_quartet(method, tmp_path,
 
 
 @pytest.mark.parametrize("method", ["host", "api"])
+def test_restore_aborted_halfway_leaves_the_live_volume_unchanged(method, tmp_path, volumes):
+    """TARGETS 17: the stream breaks after the first MiB of a 4 MiB archive -> the task fails, the live
+    volume holds exactly what it held before, and no staging volume is left behind."""
+    target = volumes("abort")
+    sh(target, "echo current > /d/current.txt; mkdir /d/keep; echo kept > /d/keep/file")
+    before = sh(target, "cd /d && find . | sort && cat current.txt keep/file").stdout
+    payload = os.urandom(4 << 20)
+    backup = make_backup(tmp_path, {target: tar_bytes([ROOT, member("./big.bin", data=payload),
+                                                       member("./restored.txt", data=b"from backup")])})
+    result, _proc = run_module("homeiq.phase0.volume_restore", {"backup_dir": backup, "method": method, "replace": True},
+                               env={"PHASE0_TEST_RESTORE_ABORT_AFTER_BYTES": str(1 << 20)})
+    assert result.get("failed"), result
+    assert "unchanged" in result["msg"], result["msg"]
+    assert sh(target, "cd /d && find . | sort && cat current.txt keep/file").stdout == before
+    staging = subprocess.run(["docker", "volume", "ls", "-q", "--filter", "label=homeiq.phase0.restore-staging=%s" % target],
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert staging == [], staging
+    # Without the fault the same restore goes through (the archive itself was fine).
+    result, _proc = run_module("homeiq.phase0.volume_restore", {"backup_dir": backup, "method": method, "replace": True})
+    assert result["changed"] and not result.get("failed"), result
+    assert sh(target, "ls -A /d; cat /d/restored.txt").stdout == "big.bin\nrestored.txt\nfrom backup"
+
+
+@pytest.mark.parametrize("method", ["host", "api"])
 def test_two_archive_symlink_attack(method, tmp_path, volumes, prefix):
     """TARGETS 16: A plants x -> /, B writes x/tmp/<name> -> nothing outside the volume."""
     target = volumes("twoarch")
