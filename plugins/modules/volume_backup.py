@@ -68,7 +68,7 @@ options:
     type: int
   threads:
     description:
-      - zstd worker threads. V(0) means every CPU core but one (at least one): the engine builds the tar stream
+      - zstd worker threads. V(0) means every CPU core but one (at least one), because the engine builds the tar stream
         on the same host and needs a core of its own (on 2 cores, 1 thread backed up 1.1 GB in 4.8 s at 60 MB
         peak memory, 2 threads took 6.4 s at 173 MB; see docs/benchmarks.md).
     type: int
