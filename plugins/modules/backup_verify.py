@@ -17,6 +17,9 @@ description:
     then compares raw SHA-256, raw size, member count and file bytes with the manifest. A truncated member, a cut
     stream or a flipped bit fails it. Members that a restore would refuse (path traversal, links out of the volume,
     devices) are reported as warnings.
+  - With O(trial_restore=true) every volume archive is also restored into a scratch volume through the Engine API
+    (the validated stream a rollback uses), counted against the manifest, and the scratch volume removed. Live
+    volumes are never touched. This needs the Docker connection options; the other checks do not.
   - A directory without a complete C(manifest.json) is not a backup, and the task fails.
   - The task fails when any file is bad. RV(bad_files) names every bad file, and RV(problems) says what is wrong with each.
 options:
@@ -43,6 +46,20 @@ options:
     description: Files verified in parallel.
     type: int
     default: 2
+  trial_restore:
+    description:
+      - Also restore every volume archive into a scratch volume (labelled C(homeiq.phase0.trial-restore-of), no
+        Compose labels), count the restored tree against the manifest, then remove the scratch volume.
+      - Skipped in check mode (it creates volumes); RV(trial_restore) then says so.
+    type: bool
+    default: false
+  helper_image:
+    description:
+      - With O(trial_restore), a local image for the helper container that mounts the scratch volume (never pulled).
+        Default - an image recorded in the manifest, else any local image.
+    type: str
+extends_documentation_fragment:
+  - homeiq.phase0.docker
 author:
   - homeiq.phase0 contributors (@homeiq)
 attributes:
@@ -93,6 +110,13 @@ files:
   returned: when a complete manifest was found
   type: list
   elements: dict
+trial_restore:
+  description:
+    - With O(trial_restore), one row per volume - C(name), C(scratch_volume), C(ok), C(problem), C(members),
+      C(file_bytes), C(seconds), C(removed) (the scratch volume is gone). Empty in check mode or without the option.
+  returned: when a complete manifest was found
+  type: list
+  elements: dict
 duration_s:
   description: Seconds spent.
   returned: when a complete manifest was found
@@ -105,19 +129,49 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.homeiq.phase0.plugins.module_utils.archive_codec import HAS_ZSTD
 from ansible_collections.homeiq.phase0.plugins.module_utils.archive_verify import verify_backup
+from ansible_collections.homeiq.phase0.plugins.module_utils.docker_client import Phase0DockerClient, docker_argument_spec
 from ansible_collections.homeiq.phase0.plugins.module_utils.manifest import (
-    IncompleteBackup, ManifestError, resolve_backup_dir)
+    IncompleteBackup, ManifestError, load_manifest, resolve_backup_dir)
+from ansible_collections.homeiq.phase0.plugins.module_utils.restore_engine import pick_helper_image
+from ansible_collections.homeiq.phase0.plugins.module_utils.restore_trial import trial_restore
+
+
+def run_trial_restore(module, backup_dir, report):
+    """Restore every archive into a scratch volume (one engine client for all); adds problems to report."""
+    client = Phase0DockerClient(module)
+    try:
+        manifest = load_manifest(backup_dir)
+        image = pick_helper_image(client.api, module.params["helper_image"],
+                                  [i.get("id") for i in manifest.get("images") or []])
+        rows = trial_restore(client.api, backup_dir, manifest, image)
+    # engine errors (and no usable helper image) end as a clear failure naming the endpoint
+    except Exception as exc:  # pylint: disable=broad-except
+        client.fail("trial restore of %s on %s failed: %s" % (backup_dir, client.endpoint, exc), **report)
+    client.close()
+    for row in rows:
+        archive = next((v["archive"] for v in manifest.get("volumes") or () if v["name"] == row["name"]), row["name"])
+        if not row["ok"]:
+            report["ok"] = False
+            report["problems"].append("%s: trial restore failed: %s" % (archive, row["problem"]))
+            if archive not in report["bad_files"]:
+                report["bad_files"].append(archive)
+        if not row["removed"]:
+            module.warn("scratch volume %s of the trial restore could not be removed; remove it with "
+                        "docker volume rm %s" % (row["scratch_volume"], row["scratch_volume"]))
+    return rows
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
+        argument_spec=docker_argument_spec(
             backup_dir=dict(type="path"),
             output_dir=dict(type="path"),
             backup_id=dict(type="str", default="latest"),
             mode=dict(type="str", choices=["quick", "full"], default="quick"),
             check_members=dict(type="bool", default=True),
             workers=dict(type="int", default=2),
+            trial_restore=dict(type="bool", default=False),
+            helper_image=dict(type="str"),
         ),
         supports_check_mode=True,
         required_one_of=[("backup_dir", "output_dir")],
@@ -139,6 +193,11 @@ def main():
         module.warn(warning)
     if not HAS_ZSTD and params["mode"] == "full":
         module.warn("the zstandard package is missing: zstd archives cannot be trial-read")
+    report["trial_restore"] = []
+    if params["trial_restore"] and module.check_mode:
+        module.warn("check mode: the trial restore was not run (it creates scratch volumes)")
+    elif params["trial_restore"] and report["ok"]:
+        report["trial_restore"] = run_trial_restore(module, backup_dir, report)
     if not report["ok"]:
         module.fail_json(msg="backup %s failed %s verification: %d bad file(s): %s. %s" % (
             report["backup_id"], report["mode"], len(report["bad_files"]), ", ".join(report["bad_files"]),

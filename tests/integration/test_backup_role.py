@@ -31,7 +31,8 @@ def backed_up(tmp_path_factory):
     out = tmp / "out"
     try:
         proc = run_playbook(backup_playbook(tmp), {"phase0_project_dir": str(work), "phase0_project_name": name,
-                                                   "phase0_output_dir": str(out), "backup_save_images": True},
+                                                   "phase0_output_dir": str(out), "backup_save_images": True,
+                                                   "backup_trial_restore": True},
                             verbosity=3)
         yield {"proc": proc, "out": str(out), "name": name}
     finally:
@@ -68,6 +69,15 @@ def test_backup_set_is_complete_and_private(backed_up):
     for volume in manifest["volumes"]:
         assert "volume=%s done" % volume["name"] in log, volume["name"]
     assert log.index("mb_s=") < log.index("# homeiq.phase0 backup ")
+    # backup_trial_restore: every volume archive was restored into a scratch volume, counted, and removed.
+    verify = json.load(open(os.path.join(backup, "verify.json")))
+    assert verify["ok"] is True
+    trial = {row["name"]: row for row in verify["trial_restore"]}
+    assert set(trial) == {v["name"] for v in manifest["volumes"]}
+    assert all(row["ok"] and row["removed"] for row in trial.values()), trial
+    left = subprocess.run(["docker", "volume", "ls", "-q", "--filter", "label=homeiq.phase0.trial-restore-of"],
+                          capture_output=True, text=True, check=True).stdout.split()
+    assert not [v for v in left if any(row["scratch_volume"] == v for row in trial.values())]
 
 
 def test_secret_only_in_the_private_config_copy(backed_up):
