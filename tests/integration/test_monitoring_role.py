@@ -49,6 +49,13 @@ def test_role_lifecycle(demo_stack, tmp_path):
     result, dummy = run_module("homeiq.phase0.monitor_status", status)
     assert result["running"] and result["mode"] == "process" and result["samples"] > 0, result
     pid = result["pid"]
+    # The agent's files are installed byte for byte (one file_set run), programs executable.
+    for rel, source in (("phase0_monitor.py", "roles/monitoring/files/phase0_monitor.py"),
+                        ("lib/monitor_sample.py", "plugins/module_utils/monitor_sample.py")):
+        with open(os.path.join(ROOT, source), "rb") as want, open(str(install / rel), "rb") as got:
+            assert got.read() == want.read(), rel
+    assert os.stat(str(install / "phase0_monitor.py")).st_mode & 0o777 == 0o755
+    assert os.stat(str(install / "phase0-dashboard")).st_mode & 0o777 == 0o755
 
     second = run_playbook(PLAYBOOK, dict(extra))
     assert second.returncode == 0 and changed_count(second) == 0, second.stdout[-4000:]
