@@ -10,12 +10,14 @@ the archives hold. A service that was already unhealthy or stopped when the back
 restores the old state, good and bad.
 
 Interface:
-    container_verdict(container, expected) -> (status, detail)
+    container_verdict(container, expected, strict=False) -> (status, detail)
         container: a container summary (docker `containers()` item: State, Status, Labels)
         expected:  {'state': ..., 'health': ...} recorded at backup time for its service, or None
         status: 'ok', 'pending' (still starting), 'as_before' (as unhealthy/stopped as at backup
                 time), 'completed' (a one-shot service that exited 0), or 'failed'
-    judge_services(containers, expected_by_service) -> dict(ok, pending, rows, problems)
+        strict: no 'as_before': every service must be running, and healthy where it has a
+                healthcheck, whatever it was at backup time (one-shots that exited 0 still complete)
+    judge_services(containers, expected_by_service, strict=False) -> dict(ok, pending, rows, problems)
     judge_images(recorded, current_ids) -> dict(ok, rows, problems)
         recorded: manifest images[] (repository, tag, id); current_ids: {'repo:tag': id or None}
     judge_volumes(rows) -> dict(ok, rows, problems)
@@ -37,7 +39,7 @@ def exit_code_from_status(status):
     return int(match.group(1)) if match else None
 
 
-def container_verdict(container, expected=None):
+def container_verdict(container, expected=None, strict=False):
     state = container.get("State")
     health = health_from_status(container.get("Status"))
     expected = expected or {}
@@ -46,19 +48,19 @@ def container_verdict(container, expected=None):
             return "ok", "running" + (", healthy" if health else "")
         if health == "starting":
             return "pending", "health: starting"
-        if expected.get("health") in ("unhealthy", "starting"):
+        if not strict and expected.get("health") in ("unhealthy", "starting"):
             # Not healthy at backup time either: rollback restores that state, it cannot improve it.
             return "as_before", "unhealthy; it was %s when the backup was taken" % expected["health"]
         return "failed", "unhealthy (it was %s when the backup was taken)" % (expected.get("health") or "not recorded")
     code = exit_code_from_status(container.get("Status"))
     if state == "exited" and code == 0 and expected.get("state") in (None, "exited"):
         return "completed", "exited 0 (a one-shot service)"
-    if expected.get("state") and expected.get("state") != "running":
+    if not strict and expected.get("state") and expected.get("state") != "running":
         return "as_before", "%s, as it was when the backup was taken" % state
     return "failed", "%s%s" % (state, "" if code is None else " (exit %d)" % code)
 
 
-def judge_services(containers, expected_by_service):
+def judge_services(containers, expected_by_service, strict=False):
     rows, problems = [], []
     seen = set()
     for container in sorted(containers, key=container_name):
@@ -67,7 +69,7 @@ def judge_services(containers, expected_by_service):
             continue
         service = labels.get(SERVICE_LABEL)
         seen.add(service)
-        status, detail = container_verdict(container, expected_by_service.get(service))
+        status, detail = container_verdict(container, expected_by_service.get(service), strict)
         name = container_name(container)
         rows.append({"service": service, "container": name, "status": status, "detail": detail})
         if status == "failed":

@@ -59,6 +59,14 @@ options:
     description: Seconds to wait for services to be running and healthy.
     type: int
     default: 180
+  require_healthy:
+    description:
+      - V(false) (default) - a service that was unhealthy or stopped when the backup was taken may come back the same
+        way (C(as_before)); a rollback restores the old state and cannot repair an application.
+      - V(true) - every service must be running, and healthy where it has a healthcheck, whatever it was at backup
+        time. One-shot services that exited 0 still count as completed.
+    type: bool
+    default: false
   helper_image:
     description:
       - Image for the helper containers that read volumes (created, never started). Default - an image the
@@ -155,10 +163,10 @@ def _expected_states(backup_dir):
     return dict((s.get("name"), {"state": s.get("state"), "health": s.get("health")}) for s in services)
 
 
-def check_services(api, project, expected, timeout):
+def check_services(api, project, expected, timeout, strict=False):
     deadline = time.monotonic() + timeout
     while True:
-        verdict = judge_services(project_containers(api, project), expected)
+        verdict = judge_services(project_containers(api, project), expected, strict)
         if verdict["problems"] or not verdict["pending"]:
             return verdict
         if time.monotonic() >= deadline:
@@ -224,6 +232,7 @@ def main():
                         default=["services", "images", "volumes"]),
             volumes=dict(type="list", elements="str", default=[]),
             health_timeout=dict(type="int", default=180),
+            require_healthy=dict(type="bool", default=False),
             helper_image=dict(type="str"),
             workers=dict(type="int", default=4),
         ),
@@ -248,7 +257,8 @@ def main():
     result = {"changed": False, "backup_id": backup_id, "problems": []}
     ok = True
     if "services" in p["checks"]:
-        services = check_services(api, p["project_name"], _expected_states(backup_dir), p["health_timeout"])
+        services = check_services(api, p["project_name"], _expected_states(backup_dir), p["health_timeout"],
+                                  p["require_healthy"])
         result["services"] = services["rows"]
         result["problems"] += services["problems"]
         ok = ok and services["ok"]

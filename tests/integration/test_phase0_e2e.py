@@ -23,7 +23,7 @@ import uuid
 
 import pytest
 
-from helpers import DEMO_SRC, ROOT, compose, run_playbook
+from helpers import DEMO_SRC, ROOT, compose, run_module, run_playbook
 
 PHASE0 = os.path.join(ROOT, "playbooks", "phase0.yml")
 ROLLBACK = os.path.join(ROOT, "playbooks", "rollback.yml")
@@ -276,6 +276,16 @@ def test_wipe_and_rollback_restores_data_images_and_health(stack):
     # Health as at backup time: the fixed probes are in the restored compose file, so all but data-api.
     health = wait_healthy(stack, [s for s in services_health(stack) if s != "data-api"], timeout=150)
     assert health["data-api"][0] == "running"
+
+    # The final check by default accepts data-api as unhealthy as at backup time; require_healthy does not.
+    args = {"project_name": stack["name"], "backup_dir": newest, "checks": ["services"], "health_timeout": 30}
+    relaxed, _proc = run_module("homeiq.phase0.rollback_verify", args)
+    assert relaxed["ok"] and not relaxed.get("failed"), relaxed
+    assert [row["service"] for row in relaxed["services"] if row["status"] == "as_before"] == ["data-api"]
+    strict, _proc = run_module("homeiq.phase0.rollback_verify", dict(args, require_healthy=True))
+    assert strict.get("failed") and not strict["ok"], strict
+    assert [p for p in strict["problems"] if p.startswith("service data-api")], strict["problems"]
+    assert all(not p.startswith("service websocket-ingestion") for p in strict["problems"])
 
 
 def test_one_tag_runs_one_step_and_a_failed_step_stops_the_next(stack):

@@ -21,6 +21,7 @@ ROLES = gen.role_names()
 PLAYBOOK_LEVEL = {
     ("restore", "rollback_confirm"): "playbooks/rollback.yml's guard: rollback_confirm | default(false)",
     ("restore", "rollback_verify_timeout"): "playbooks/rollback.yml: rollback_verify_timeout | default(300)",
+    ("restore", "rollback_require_healthy"): "playbooks/rollback.yml: rollback_require_healthy | default(false)",
 }
 
 

@@ -59,3 +59,16 @@ def test_images_compare_ids():
 ])
 def test_volumes(row, ok):
     assert judge_volumes([row])["ok"] is ok
+
+
+@pytest.mark.parametrize("state,status,expected,verdict", [
+    # strict: what was broken at backup time must be fixed now
+    ("running", "Up 2 minutes (unhealthy)", {"state": "running", "health": "unhealthy"}, "failed"),
+    ("exited", "Exited (1) 1 minute ago", {"state": "exited"}, "failed"),
+    ("running", "Up 2 minutes (healthy)", {"state": "running", "health": "unhealthy"}, "ok"),
+    ("exited", "Exited (0) 1 minute ago", {"state": "exited"}, "completed"),
+    ("running", "Up 3 seconds (health: starting)", {"state": "running", "health": "unhealthy"}, "pending"),
+])
+def test_container_verdict_strict(state, status, expected, verdict):
+    container = {"State": state, "Status": status, "Names": ["/x"], "Labels": {}}
+    assert container_verdict(container, expected, strict=True)[0] == verdict
