@@ -12,7 +12,7 @@ them.
 Interface:
     TRIAL_LABEL
     trial_restore(api, backup_dir, manifest, helper_image, validator_options=None, names=None) -> list of rows
-        row: name, scratch_volume, ok, problem, members, file_bytes, seconds, removed
+        row: name, archive, scratch_volume, ok, problem, members, file_bytes, seconds, removed
 """
 from __future__ import annotations
 
@@ -21,18 +21,10 @@ import time
 import uuid
 
 from ansible_collections.homeiq.phase0.plugins.module_utils.restore_engine import create_volume
-from ansible_collections.homeiq.phase0.plugins.module_utils.restore_volume import _put
+from ansible_collections.homeiq.phase0.plugins.module_utils.restore_volume import put_into_volume, remove_volume
 
 TRIAL_LABEL = "homeiq.phase0.trial-restore-of"
 EXPECTED_KEYS = ("sha256", "bytes", "raw_sha256", "raw_bytes", "members", "file_bytes")
-
-
-def _remove(api, name):
-    try:
-        api.remove_volume(name, force=True)
-        return True
-    except Exception:  # pylint: disable=broad-except  # reported in the row: the caller warns about it
-        return False
 
 
 def trial_restore(api, backup_dir, manifest, helper_image, validator_options=None, names=None):
@@ -43,21 +35,21 @@ def trial_restore(api, backup_dir, manifest, helper_image, validator_options=Non
             continue
         scratch = "p0trial_%s_%02d" % (run_id, index)
         expected = dict((key, entry[key]) for key in EXPECTED_KEYS if entry.get(key) is not None)
-        row = {"name": entry["name"], "scratch_volume": scratch, "ok": False, "problem": None,
+        row = {"name": entry["name"], "archive": entry["archive"], "scratch_volume": scratch, "ok": False, "problem": None,
                "members": None, "file_bytes": None, "seconds": None, "removed": False}
         started = time.monotonic()
         created = False
         try:
             create_volume(api, scratch, "local", {TRIAL_LABEL: entry["name"]})
             created = True
-            counted = _put(api, helper_image, scratch, os.path.join(backup_dir, entry["archive"]), expected,
-                           validator_options or {})
+            counted = put_into_volume(api, helper_image, scratch, os.path.join(backup_dir, entry["archive"]),
+                                      expected, validator_options or {})
             row.update(ok=True, members=counted.get("members"), file_bytes=counted.get("file_bytes"))
         # any failure of one archive is that archive's verdict; the others are still tried
         except Exception as exc:  # pylint: disable=broad-except
             row["problem"] = " ".join(str(exc).split())[:2000]
         finally:
             row["seconds"] = round(time.monotonic() - started, 3)
-            row["removed"] = _remove(api, scratch) if created else True
+            row["removed"] = remove_volume(api, scratch) if created else True
         rows.append(row)
     return rows

@@ -96,7 +96,7 @@ def _labels(entry):
     return dict(entry.get("labels") or {})
 
 
-def _put(api, helper_image, volume, archive, expected, validator_options):
+def put_into_volume(api, helper_image, volume, archive, expected, validator_options):
     with HelperContainer(api, helper_image, {MOUNT: volume}) as helper:
         reader = ValidatedTarReader(archive, expected=expected, abort_after=_test_abort_after(), **validator_options)
         try:
@@ -125,7 +125,7 @@ def _restore_api(api, plan, options):
             create_volume(api, target, entry.get("driver"), _labels(entry), entry.get("options"))
             created = True
         try:
-            return _put(api, image, target, archive, expected, validator_options)
+            return put_into_volume(api, image, target, archive, expected, validator_options)
         except Exception as exc:
             _undo_fill(api, image, target, created)
             raise RestoreFailed("restoring volume %s failed: %s; the volume was %s" % (
@@ -133,37 +133,39 @@ def _restore_api(api, plan, options):
     staging = staging_volume_name(target, options["run_id"])
     create_volume(api, staging, "local", {STAGING_LABEL: target})
     try:
-        _put(api, image, staging, archive, expected, validator_options)
+        put_into_volume(api, image, staging, archive, expected, validator_options)
     except Exception as exc:
-        _remove_volume(api, staging)
+        remove_volume(api, staging)
         raise RestoreFailed("restoring volume %s into staging volume %s failed: %s; the live volume is "
                             "unchanged and the staging volume was removed" % (target, staging, exc))
     try:
         empty_volume(api, image, target)
-        counted = _put(api, image, target, archive, expected, validator_options)
+        counted = put_into_volume(api, image, target, archive, expected, validator_options)
     except Exception as exc:
         raise RestoreFailed("replacing the content of volume %s failed after staging succeeded: %s. The "
                             "complete restored data is kept in volume %s" % (target, exc, staging),
                             staging_volume=staging)
-    _remove_volume(api, staging)
+    remove_volume(api, staging)
     return counted
 
 
 def _undo_fill(api, image, target, created):
     try:
         if created:
-            _remove_volume(api, target)
+            remove_volume(api, target)
         else:
             empty_volume(api, image, target)
     except Exception:  # pylint: disable=broad-except  # the original error is the one to report
         pass
 
 
-def _remove_volume(api, name):
+def remove_volume(api, name):
+    """Remove a volume (forced); True when it is gone. Never raises: callers report it when it matters."""
     try:
         api.remove_volume(name, force=True)
+        return True
     except Exception:  # pylint: disable=broad-except  # reported by the caller's message when it matters
-        pass
+        return False
 
 
 def _restore_host(api, plan, options):
@@ -194,13 +196,13 @@ def _restore_host(api, plan, options):
         for leftover in (staging_dir, old_dir):
             if leftover is not None and os.path.lexists(leftover):
                 remove_tree(leftover)
-        _remove_volume(api, staging)
+        remove_volume(api, staging)
         if created:
-            _remove_volume(api, target)
+            remove_volume(api, target)
         if isinstance(exc, RestoreFailed):
             raise
         raise RestoreFailed("restoring volume %s failed: %s; the live volume is unchanged" % (target, exc))
-    _remove_volume(api, staging)
+    remove_volume(api, staging)
     return counted
 
 

@@ -112,7 +112,7 @@ files:
   elements: dict
 trial_restore:
   description:
-    - With O(trial_restore), one row per volume - C(name), C(scratch_volume), C(ok), C(problem), C(members),
+    - With O(trial_restore), one row per volume - C(name), C(archive), C(scratch_volume), C(ok), C(problem), C(members),
       C(file_bytes), C(seconds), C(removed) (the scratch volume is gone). Empty in check mode or without the option.
   returned: when a complete manifest was found
   type: list
@@ -136,11 +136,10 @@ from ansible_collections.homeiq.phase0.plugins.module_utils.restore_engine impor
 from ansible_collections.homeiq.phase0.plugins.module_utils.restore_trial import trial_restore
 
 
-def run_trial_restore(module, backup_dir, report):
+def run_trial_restore(module, backup_dir, manifest, report):
     """Restore every archive into a scratch volume (one engine client for all); adds problems to report."""
     client = Phase0DockerClient(module)
     try:
-        manifest = load_manifest(backup_dir)
         image = pick_helper_image(client.api, module.params["helper_image"],
                                   [i.get("id") for i in manifest.get("images") or []])
         rows = trial_restore(client.api, backup_dir, manifest, image)
@@ -149,12 +148,11 @@ def run_trial_restore(module, backup_dir, report):
         client.fail("trial restore of %s on %s failed: %s" % (backup_dir, client.endpoint, exc), **report)
     client.close()
     for row in rows:
-        archive = next((v["archive"] for v in manifest.get("volumes") or () if v["name"] == row["name"]), row["name"])
         if not row["ok"]:
             report["ok"] = False
-            report["problems"].append("%s: trial restore failed: %s" % (archive, row["problem"]))
-            if archive not in report["bad_files"]:
-                report["bad_files"].append(archive)
+            report["problems"].append("%s: trial restore failed: %s" % (row["archive"], row["problem"]))
+            if row["archive"] not in report["bad_files"]:
+                report["bad_files"].append(row["archive"])
         if not row["removed"]:
             module.warn("scratch volume %s of the trial restore could not be removed; remove it with "
                         "docker volume rm %s" % (row["scratch_volume"], row["scratch_volume"]))
@@ -197,7 +195,7 @@ def main():
     if params["trial_restore"] and module.check_mode:
         module.warn("check mode: the trial restore was not run (it creates scratch volumes)")
     elif params["trial_restore"] and report["ok"]:
-        report["trial_restore"] = run_trial_restore(module, backup_dir, report)
+        report["trial_restore"] = run_trial_restore(module, backup_dir, load_manifest(backup_dir), report)
     if not report["ok"]:
         module.fail_json(msg="backup %s failed %s verification: %d bad file(s): %s. %s" % (
             report["backup_id"], report["mode"], len(report["bad_files"]), ", ".join(report["bad_files"]),
