@@ -8,12 +8,16 @@ from ansible_collections.homeiq.phase0.plugins.module_utils.health_collect impor
 
 
 def test_waiting_calls_overlap_instead_of_queueing():
-    """40 calls that each wait 0.3 s (like a stats sample waiting for the collector tick) take ~0.3 s, not 12 s."""
-    began = time.monotonic()
-    prefetch = Prefetch(lambda key: (time.sleep(0.3), key * 2)[1], range(40))
-    values = [prefetch.get(key, 10) for key in range(40)]
-    assert values == [key * 2 for key in range(40)]
-    assert time.monotonic() - began < 3
+    """40 calls that wait (like stats samples waiting for the collector tick) are all in flight at once:
+    each waits at a 40-party barrier, which only opens when every call has started (no timing threshold)."""
+    barrier = threading.Barrier(40, timeout=10)
+
+    def call(key):
+        barrier.wait()  # raises BrokenBarrierError unless all 40 calls run at the same time
+        return key * 2
+
+    prefetch = Prefetch(call, range(40))
+    assert [prefetch.get(key, 20) for key in range(40)] == [key * 2 for key in range(40)]
 
 
 def test_width_bounds_the_calls_in_flight():
