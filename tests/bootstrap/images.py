@@ -166,8 +166,11 @@ def build_rootfs(image, recipe_hash, hash_tag):
         import_cmd += ["--change", change]
     import_cmd += ["-", ref]
     with tempfile.TemporaryFile(mode="w+") as strap_err, tempfile.TemporaryFile(mode="w+") as import_err:
+        # Its own session: when its output pipe breaks, mmdebstrap signals its whole process group,
+        # which would otherwise take this builder and the shell that started it down too.
         strap = subprocess.Popen(mmdebstrap_command(recipe["suite"], recipe["include"], mirror),
-                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=strap_err)
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=strap_err,
+                                 start_new_session=True)
         importer = subprocess.Popen(import_cmd, stdin=strap.stdout, stdout=subprocess.DEVNULL,
                                     stderr=import_err)
         strap.stdout.close()  # the importer owns the pipe now; mmdebstrap sees EPIPE if it dies
@@ -178,15 +181,17 @@ def build_rootfs(image, recipe_hash, hash_tag):
             strap.kill()
             importer.kill()
             raise BuildError("mmdebstrap %s from %s did not finish within %d s" % (recipe["suite"], mirror, BUILD_TIMEOUT))
+        if import_rc != 0:
+            # A refused --change or a full disk stops the importer first; mmdebstrap then only
+            # reports the broken pipe, so the importer's reason comes first.
+            import_err.seek(0)
+            raise BuildError("docker import failed (exit %d): %s" % (import_rc, _tail(import_err.read())))
         if strap_rc != 0:
             strap_err.seek(0)
             # The importer may have committed a truncated rootfs; never leave it under our tag.
             subprocess.run(["docker", "rmi", ref], capture_output=True, timeout=120, check=False)
             raise BuildError("could not fetch Debian %s from %s with mmdebstrap (exit %d)%s:\n%s"
                              % (recipe["suite"], mirror, strap_rc, _suite_hint(recipe["suite"]), _tail(strap_err.read())))
-        if import_rc != 0:
-            import_err.seek(0)
-            raise BuildError("docker import failed (exit %d): %s" % (import_rc, _tail(import_err.read())))
 
 
 def _suite_hint(suite):
@@ -224,6 +229,7 @@ IMAGES = [
     {"name": TAG_PREFIX + "debian-python", "builder": build_rootfs, "code": ROOTFS_CODE},
     {"name": TAG_PREFIX + "debian-python-old", "builder": build_rootfs, "code": ROOTFS_CODE},
     {"name": TAG_PREFIX + "node", "builder": build_rootfs, "code": ROOTFS_CODE},
+    {"name": TAG_PREFIX + "debian-systemd", "builder": build_rootfs, "code": ROOTFS_CODE},
     {"name": TAG_PREFIX + "busybox", "builder": build_dockerfile, "code": DOCKERFILE_CODE,
      "context_files": busybox_context},
 ]
