@@ -4,8 +4,16 @@
 The first manual run looked at one container with, per container, `docker inspect`,
 `docker logs --tail 500` and a `docker exec` of the probe, one command after the other. This
 script brings up a generated compose project of N services (the Debian python fixture image,
-nothing pulled) that are all unhealthy (their probe asks a path the server does not have, so
-curl -f exits 22), and measures on the same containers:
+nothing pulled) that are all unhealthy, in one of two scenarios (--scenario):
+
+  fast-fail  the probe asks a path the server does not have, so curl -f exits 22 in milliseconds:
+             every second goes to exec start-up in the engine (CPU-bound; the worst case for a
+             concurrent diagnosis on a small machine);
+  slow-dns   the first run's own incident (HomeIQ's websocket-ingestion, the demo's fixture): the
+             service answers at once but every name takes --dns-delay seconds to resolve inside the
+             container, longer than the probe's timeout; the probe by hand waits for it,
+
+and measures on the same containers:
 
   baseline   serially per container: `docker inspect`, `docker logs --tail 500`, `docker exec <probe>`
              (the first run's way; it collects less than the module: no DNS timing, no fetch by
@@ -18,7 +26,8 @@ curl -f exits 22), and measures on the same containers:
   in-process health_diagnosis.diagnose() alone.
 
 It checks that every container was diagnosed (and classified the same way) before reporting.
-Usage: .venv/bin/python benchmarks/health_diagnose_bench.py [--containers 40] [--repeat 3] [--keep]
+Usage: .venv/bin/python benchmarks/health_diagnose_bench.py [--containers 40] [--repeat 3]
+       [--scenario fast-fail|slow-dns] [--dns-delay 2] [--keep]
 """
 import argparse
 import json
@@ -36,21 +45,37 @@ BIN = os.path.dirname(sys.executable)
 sys.path.insert(0, os.path.join(ROOT, ".collections"))
 
 IMAGE = "phase0-fixture/debian-python:latest"
-PROBE = ["curl", "-fsS", "http://localhost:8000/health"]
+DEMO_APP = os.path.join(ROOT, "tests", "fixtures", "demo", "app")
+# What each scenario's containers run and how their probe fails:
+#   fast-fail  python's http.server; the probe asks a path it does not have, so curl -f exits 22 in
+#              milliseconds: the exec itself is the whole cost (CPU-bound, the worst case for us);
+#   slow-dns   the demo's websocket-ingestion (HomeIQ's incident in the first run): the service is fine but
+#              every name resolves in --dns-delay seconds inside the container, longer than the
+#              probe's timeout, so Docker records "Health check exceeded timeout".
+SCENARIOS = {
+    "fast-fail": {"command": ["python3", "-m", "http.server", "8000"],
+                  "probe": ["curl", "-fsS", "http://localhost:8000/health"], "timeout": "2s"},
+    "slow-dns": {"command": ["python3", "/app/websocket_ingestion.py"],
+                 "probe": ["curl", "-f", "http://ingestion.internal:8000/health"], "timeout": "1s"},
+}
 
 
-def compose_file(count):
+def compose_file(count, scenario, dns_delay):
+    spec = SCENARIOS[scenario]
     lines = ["services:"]
     for index in range(count):
         lines += ["  svc-%02d:" % index, "    image: %s" % IMAGE, "    pull_policy: never",
-                  "    command: [\"python3\", \"-m\", \"http.server\", \"8000\"]",
+                  "    command: %s" % json.dumps(spec["command"]),
                   "    environment:", "      SVC_TOKEN: bench-secret-%02d-do-not-leak" % index,
+                  "      SERVICE_NAME: svc-%02d" % index, "      PORT: \"8000\"",
+                  "      DNS_DELAY_SECONDS: \"%s\"" % dns_delay,
+                  "    volumes: [\"%s:/app:ro\"]" % DEMO_APP,
                   # No network: many concurrent endpoint changes can upset engine 20.10's bridge; the
                   # probe talks to localhost inside the container anyway.
                   "    network_mode: none",
                   "    healthcheck:",
-                  "      test: %s" % json.dumps(["CMD"] + PROBE),
-                  "      interval: 20s", "      timeout: 2s", "      retries: 1"]
+                  "      test: %s" % json.dumps(["CMD"] + spec["probe"]),
+                  "      interval: 20s", "      timeout: %s" % spec["timeout"], "      retries: 1"]
     return "\n".join(lines) + "\n"
 
 
@@ -66,13 +91,13 @@ def unhealthy(project):
     return sorted(out.split())
 
 
-def baseline(names, with_exec=True):
+def baseline(names, probe, with_exec=True):
     started = time.monotonic()
     for name in names:
         subprocess.run(["docker", "inspect", name], capture_output=True, check=True)
         subprocess.run(["docker", "logs", "--tail", "500", name], capture_output=True, check=True)
         if with_exec:
-            subprocess.run(["docker", "exec", name] + PROBE, capture_output=True, check=False)
+            subprocess.run(["docker", "exec", name] + probe, capture_output=True, check=False)
     return time.monotonic() - started
 
 
@@ -118,6 +143,10 @@ def check(result, names):
     assert diagnosed == names, (diagnosed, names)
     classes = set(d["classification"] for d in result["diagnoses"])
     assert len(classes) == 1, classes
+    # where a probe fix is recommended it was run in the container (by the measuring exec) and passed
+    for entry in result["diagnoses"]:
+        if (entry["recommendation"] or {}).get("healthcheck"):
+            assert entry["recommendation"].get("passes") is True and entry["fixable"], entry["recommendation"]
     return classes.pop()
 
 
@@ -125,13 +154,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--containers", type=int, default=40)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="fast-fail")
+    parser.add_argument("--dns-delay", type=float, default=2.0, help="slow-dns: seconds per name resolution")
     parser.add_argument("--keep", action="store_true", help="leave the stack running")
     opts = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="p0hbench")
     project = "p0hb" + uuid.uuid4().hex[:6]
     with open(os.path.join(work, "compose.yml"), "w") as handle:
-        handle.write(compose_file(opts.containers))
+        handle.write(compose_file(opts.containers, opts.scenario, opts.dns_delay))
     compose(work, project, "up", "-d", "--quiet-pull")
     try:
         deadline = time.monotonic() + 180
@@ -143,8 +174,9 @@ def main():
         rows = {"baseline": [], "cli_io": [], "ansible": [], "module": [], "in_process": []}
         classification = None
         for run in range(opts.repeat):
-            rows["baseline"].append(baseline(names))
-            rows["cli_io"].append(baseline(names, with_exec=False))
+            probe = SCENARIOS[opts.scenario]["probe"]
+            rows["baseline"].append(baseline(names, probe))
+            rows["cli_io"].append(baseline(names, probe, with_exec=False))
             for kind in ("ansible", "module", "in_process"):
                 out_dir = os.path.join(work, "diag-%s-%d" % (kind, run))
                 if kind == "ansible":
@@ -159,8 +191,9 @@ def main():
                 assert not leaked, leaked
         med = dict((k, statistics.median(v)) for k, v in rows.items())
         load = os.getloadavg()[0]
-        print("containers: %d, classification: %s, repeats: %d, load average at end: %.1f"
-              % (len(names), classification, opts.repeat, load))
+        print("scenario: %s%s, containers: %d, classification: %s, repeats: %d, load average at end: %.1f"
+              % (opts.scenario, " (%.1f s per name)" % opts.dns_delay if opts.scenario == "slow-dns" else "",
+                 len(names), classification, opts.repeat, load))
         print("| Way | Median wall time | Runs |")
         print("|---|---:|---|")
         for kind in ("baseline", "cli_io", "ansible", "module", "in_process"):

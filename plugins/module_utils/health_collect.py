@@ -19,11 +19,13 @@ import threading
 import time
 from datetime import datetime, timezone
 
+from ansible_collections.homeiq.phase0.plugins.module_utils.exec_dialogue import exec_dialogue
 from ansible_collections.homeiq.phase0.plugins.module_utils.health_incontainer import (
     MEASURE_SCRIPT,
     SHELL_TOOLS_SCRIPT,
     measure_request,
     parse_measure_output,
+    parse_verified,
     parse_proc_net_tcp,
     parse_shell_tools,
 )
@@ -196,12 +198,29 @@ def plan_requests(probe):
 
 # --- measuring ------------------------------------------------------------------------------------
 
-def measure_with_python(api, container, probe, resolve, fetch, limits, python="python3"):
+def measure_with_python(api, container, probe, resolve, fetch, limits, python="python3", decide=None):
+    """(measured or None, exec result). With `decide(measured) -> argv or None`, the same exec then
+    runs that probe once and measured['verified'] = {'argv', 'check'} (see exec_dialogue)."""
     request = measure_request(probe.get("argv"), probe.get("binary"), PROBE_TOOLS, resolve, fetch,
-                              limits["probe_s"], limits["dns_s"], limits["fetch_s"])
+                              limits["probe_s"], limits["dns_s"], limits["fetch_s"], dialogue=decide is not None)
     budget = limits["probe_s"] + max(limits["dns_s"], limits["fetch_s"]) + 15
-    result = timed_exec(api, container, [python] + PYTHON_FLAGS + ["-c", MEASURE_SCRIPT, request], budget)
-    measured = parse_measure_output(result.stdout)
+    argv = [python] + PYTHON_FLAGS + ["-c", MEASURE_SCRIPT, request]
+    if decide is None:
+        result = timed_exec(api, container, argv, budget)
+        measured = parse_measure_output(result.stdout)
+    else:
+        asked = {}
+
+        def answer(first_line):
+            first = parse_measure_output(first_line)
+            asked["argv"] = decide(first) if first is not None else None
+            return json.dumps({"probe": asked["argv"], "limit": limits["probe_s"]}).encode() if asked["argv"] else None
+
+        talk = exec_dialogue(api, container, argv, budget + limits["probe_s"] + 10, answer)
+        result = ExecResult(talk.exit_code, talk.stdout, talk.stderr, talk.seconds, talk.timed_out, talk.error)
+        measured = parse_measure_output(talk.first_line) if talk.first_line is not None else None
+        if measured is not None and asked.get("argv"):
+            measured["verified"] = {"argv": asked["argv"], "check": parse_verified(talk.rest)}
     if measured is not None:
         measured["helper_exec_seconds"] = result.seconds
     return measured, result
@@ -286,11 +305,14 @@ def measure_without_python(api, container, inspect, probe, resolve, fetch, limit
     return measured
 
 
-def measure(api, container, inspect, probe, limits):
-    """In-container measurements: Python helper first (python3, then python), else the fallback."""
+def measure(api, container, inspect, probe, limits, decide=None):
+    """In-container measurements: Python helper first (python3, then python), else the fallback.
+
+    decide: see measure_with_python; the fallback path never verifies (the caller does, by exec).
+    """
     resolve, fetch = plan_requests(probe)
     for python in ("python3", "python"):
-        measured, result = measure_with_python(api, container, probe, resolve, fetch, limits, python)
+        measured, result = measure_with_python(api, container, probe, resolve, fetch, limits, python, decide)
         if measured is not None:
             return measured
         if not result.not_found and result.exit_code not in (126, 127) and not result.error:
@@ -313,11 +335,17 @@ def verify_probe(api, container, test, limits):
             "timed_out": run.timed_out, "output": run.text[:4096], "timed_by": "exec round trip"}
 
 
-def collect(api, container, limits=None, prefetched_stats=None):
+_MEASURED_KEYS = ("helper", "python", "tools", "probe_binary", "manual_probe", "dns", "fetches", "listening_ports")
+
+
+def collect(api, container, limits=None, prefetched_stats=None, decide=None):
     """(facts, raw) for one container. Raises docker errors for a container that vanished.
 
     prefetched_stats: a Prefetch that already asked the engine for this container's stats sample
     (keyed by `container`); without it the sample is taken here, beside the exec.
+    decide: `decide(facts) -> healthcheck test or None`, called with the measured facts while the
+    measuring exec still runs; the test it names is run once by that exec and the outcome lands in
+    facts['verified_probe'] = {'test', 'check'} (no second exec).
     """
     limits = dict(DEFAULT_LIMITS, **(limits or {}))
     inspect = api.inspect_container(container)
@@ -356,13 +384,21 @@ def collect(api, container, limits=None, prefetched_stats=None):
         else:
             side.append(_background(raw, "stats", lambda: api.stats(container, stream=False, one_shot=True), None))
     if running and healthcheck and not healthcheck.get("disabled"):
+        tested = {}
+        argv_for = None
+        if decide is not None:
+            def argv_for(measured):
+                merged = dict(facts, **dict((k, measured[k]) for k in _MEASURED_KEYS if k in measured))
+                tested["test"] = decide(merged)
+                return parse_probe(tested["test"])["argv"] if tested["test"] else None
         began = time.monotonic()
-        measured = measure(api, container, inspect, facts["probe"], limits)
+        measured = measure(api, container, inspect, facts["probe"], limits, argv_for)
         facts["measure_seconds"] = round(time.monotonic() - began, 3)
-        for key in ("helper", "python", "tools", "probe_binary", "manual_probe", "dns", "fetches",
-                    "listening_ports"):
+        for key in _MEASURED_KEYS:
             if key in measured:
                 facts[key] = measured[key]
+        if (measured.get("verified") or {}).get("check") is not None:
+            facts["verified_probe"] = {"test": tested.get("test"), "check": measured["verified"]["check"]}
     for thread in side:
         thread.join(limits.get("side_timeout", 60))
     return facts, raw

@@ -4,7 +4,9 @@
 """Diagnose many containers in one call: select, measure concurrently, classify, recommend, write evidence.
 
 `diagnose(api, options)` is what the health_diagnose module runs. Per container the work is a
-few API calls and one exec (see health_collect); containers are measured `workers` at a time.
+few API calls and one exec (see health_collect): the exec measures, the recommendation is decided
+here from what it printed, and the same exec runs the recommended probe once to prove it (see
+exec_dialogue); containers are measured `workers` at a time.
 Everything returned or written passes the Redactor, which first learns the env of every
 container of the project and the project's `.env` values.
 """
@@ -142,11 +144,21 @@ def _evidence_name(target_facts, taken):
     return name
 
 
+def recommended_test(facts):
+    """The healthcheck test we would recommend from these facts, or None (pure: classify + recommend)."""
+    advice = recommend(classify(facts), facts)
+    return (advice.get("healthcheck") or {}).get("test") or None
+
+
 def _diagnosis_for(facts, raw, limits, api, verify):
     result = classify(facts)
     advice = recommend(result, facts)
     if advice.get("healthcheck") and advice["healthcheck"].get("test") and verify:
-        check = verify_probe(api, facts["container_id"], advice["healthcheck"]["test"], limits)
+        done = facts.get("verified_probe") or {}
+        if done.get("test") == advice["healthcheck"]["test"]:
+            check = done["check"]  # run by the measuring exec itself (collect's decide)
+        else:
+            check = verify_probe(api, facts["container_id"], advice["healthcheck"]["test"], limits)
         timeout_s = (facts.get("healthcheck") or {}).get("timeout_s") or 30.0
         advice["verified"] = check
         advice["passes"] = bool(check.get("exit_code") == 0 and not check.get("timed_out")
@@ -186,7 +198,7 @@ def write_evidence(root, name, facts, raw, diagnosis, redactor):
 
 
 def diagnose(api, project_name=None, containers=None, services=None, include_healthy=False, output_dir=None,
-             env_files=None, limits=None, workers=8, verify=True):
+             env_files=None, limits=None, workers=16, verify=True):
     """Diagnose the selected containers; returns the module result's body (already redacted)."""
     began = time.monotonic()
     limits = dict(DEFAULT_LIMITS, **(limits or {}))
@@ -201,7 +213,8 @@ def diagnose(api, project_name=None, containers=None, services=None, include_hea
         stats = Prefetch(lambda cid: api.stats(cid, stream=False, one_shot=True), [t["id"] for t in targets])
 
     def work(target):
-        facts, raw = collect(api, target["id"], limits, prefetched_stats=stats)
+        facts, raw = collect(api, target["id"], limits, prefetched_stats=stats,
+                             decide=recommended_test if verify else None)
         facts["selected_because"] = target["selected_because"]
         diagnosis = _diagnosis_for(facts, raw, limits, api, verify)
         return facts, raw, diagnosis

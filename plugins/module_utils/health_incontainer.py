@@ -194,15 +194,29 @@ R["fetches"] = [r for r, j in zip(results, jobs) if j[0] == "fetch" and r is not
 if A.get("ports"):
     R["listening_ports"] = listening()
 sys.stdout.write(json.dumps(R))
+if A.get("dialogue"):
+    # second turn (see exec_dialogue): the caller answers our first line with the probe it would
+    # recommend, run once here the way Docker runs it; an empty line means nothing more
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+    line = sys.stdin.readline()
+    try:
+        Q = json.loads(line) if line.strip() else {}
+    except ValueError:
+        Q = {}
+    if isinstance(Q, dict) and Q.get("probe"):
+        sys.stdout.write(json.dumps({"verified": probe(Q["probe"], Q.get("limit", 30))}) + "\n")
 sys.stdout.flush()
 '''
 
 SHELL_TOOLS_SCRIPT = 'for t in "$@"; do p=$(command -v "$t" 2>/dev/null) && echo "$t $p"; done; exit 0'
 
 
-def measure_request(probe_argv, binary, tools, resolve, fetch, probe_limit, dns_limit, fetch_limit, ports=True):
-    """The JSON argument of MEASURE_SCRIPT."""
+def measure_request(probe_argv, binary, tools, resolve, fetch, probe_limit, dns_limit, fetch_limit, ports=True,
+                    dialogue=False):
+    """The JSON argument of MEASURE_SCRIPT (dialogue: wait on stdin for a probe to verify)."""
     return json.dumps({
+        "dialogue": dialogue,
         "probe": probe_argv or None,
         "binary": binary,
         "tools": list(tools),
@@ -229,6 +243,21 @@ def parse_measure_output(stdout):
     except ValueError:
         return None
     return value if isinstance(value, dict) and value.get("helper") == "python" else None
+
+
+def parse_verified(rest):
+    """The second turn's probe result ({'exit_code', 'seconds', ...}), or None when there is none."""
+    text = (rest or b"")
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    for line in text.splitlines():
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict) and isinstance(value.get("verified"), dict):
+            return value["verified"]
+    return None
 
 
 def parse_shell_tools(stdout, tools):

@@ -22,6 +22,9 @@ description:
     endpoint so the slow or broken part is avoided, and carries its own timeout below the healthcheck
     timeout; the recommended probe is run once in the container to show it passes. It never
     recommends a probe change for C(service_unhealthy).
+  - Where the image has Python, one exec per container does all of it. The measuring helper prints
+    its facts, the module decides the recommendation from them, and the helper, still running, gets
+    that probe over its stdin and runs it. Images without Python take several smaller execs.
   - Containers are measured concurrently (O(workers) at a time), one module call for the whole stack.
   - Evidence goes to O(output_dir)/<service>/ as files with mode 0600 in directories with mode 0700. Every
     environment value and every value of the project's C(.env) is redacted in the files and in the result
@@ -115,8 +118,10 @@ options:
   workers:
     description:
       - How many containers to measure at the same time.
+      - Most of a measurement is waiting (a probe that times out, a slow name lookup), so this is
+        more than the core count; each one in flight is one exec in the engine.
     type: int
-    default: 8
+    default: 16
   mode:
     description:
       - V(diagnose) measures and classifies; V(watch) samples the health of O(containers) or O(services).
@@ -289,7 +294,7 @@ def argument_spec():
         fetch_timeout=dict(type="float", default=10),
         stats=dict(type="bool", default=True),
         verify_recommendation=dict(type="bool", default=True),
-        workers=dict(type="int", default=8),
+        workers=dict(type="int", default=16),
         mode=dict(type="str", default="diagnose", choices=["diagnose", "watch"]),
         watch_seconds=dict(type="float", default=0),
         watch_interval=dict(type="float", default=2),

@@ -149,10 +149,22 @@ def own_demo(tmp_path, prefix, docker_client):
 def test_diagnose_classifies_the_three_faults(demo_stack, docker_client, tmp_path):
     wait_health(docker_client, demo_stack.name, dict((s, "unhealthy") for s in FAULTS))
     out = tmp_path / "diag"
+    began = int(time.time()) - 1
     result, proc = run_module("homeiq.phase0.health_diagnose", {
         "project_dir": demo_stack.dir, "project_name": demo_stack.name, "output_dir": str(out)}, verbosity=3)
     assert not result.get("failed"), result
     assert result["changed"] is False
+    # One measuring exec per container, and it also ran the recommended probe (no second exec):
+    # the engine's own exec events, ours told from Docker's healthchecks by the helper's flags.
+    ours = {}
+    for event in docker_client.events(since=began, until=int(time.time()) + 1, decode=True,
+                                      filters={"event": "exec_create"}):
+        action = event.get("Action") or event.get("status") or ""
+        if " -I -S -c " in action:
+            name = event["Actor"]["Attributes"].get("name")
+            ours[name] = ours.get(name, 0) + 1
+    diagnosed = [d["container"] for d in result["diagnoses"]]
+    assert ours and all(ours.get(name) == 1 for name in diagnosed), (ours, diagnosed)
     by_service = dict((d["service"], d) for d in result["diagnoses"])
     for service, fault in FAULTS.items():
         assert by_service[service]["classification"] == fault, by_service[service]

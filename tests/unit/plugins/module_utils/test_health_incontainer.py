@@ -18,6 +18,7 @@ from ansible_collections.homeiq.phase0.plugins.module_utils.health_incontainer i
     MEASURE_SCRIPT,
     measure_request,
     parse_measure_output,
+    parse_verified,
     parse_proc_net_tcp,
     parse_shell_tools,
 )
@@ -207,3 +208,49 @@ def test_helper_runs_isolated_from_the_apps_python_environment(tmp_path):
     result = parse_measure_output(proc.stdout)
     assert result is not None, proc.stderr
     assert result["manual_probe"]["exit_code"] == 0
+
+
+def dialogue(reply, probe=None, probe_limit=5):
+    """Run MEASURE_SCRIPT in dialogue mode the way exec_dialogue does: read a line, answer one."""
+    request = measure_request(probe, None, (), (), (), probe_limit, 1, 1, ports=False, dialogue=True)
+    proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", MEASURE_SCRIPT, request], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()
+    assert parse_measure_output(first) is not None, first
+    out, dummy = proc.communicate(reply, timeout=30)
+    return first, out, proc.returncode
+
+
+def test_dialogue_runs_the_probe_it_is_answered_with():
+    argv = [sys.executable, "-c", "import sys; print('second turn'); sys.exit(3)"]
+    first, rest, code = dialogue(json.dumps({"probe": argv, "limit": 5}).encode() + b"\n", probe=["true"])
+    assert code == 0
+    assert json.loads(first)["manual_probe"]["exit_code"] == 0
+    verified = parse_verified(rest)
+    assert verified["exit_code"] == 3 and "second turn" in verified["output"] and not verified["timed_out"]
+
+
+@pytest.mark.parametrize("reply", [b"\n", b"", b"not json\n", b"[1, 2]\n", b'{"probe": []}\n'])
+def test_dialogue_without_a_probe_ends_quietly(reply):
+    dummy, rest, code = dialogue(reply)
+    assert code == 0 and parse_verified(rest) is None and rest.strip() == b""
+
+
+def test_dialogue_probe_is_killed_at_its_limit():
+    argv = [sys.executable, "-c", "import time; time.sleep(30)"]
+    began = time.monotonic()
+    dummy, rest, dummy_code = dialogue(json.dumps({"probe": argv, "limit": 0.5}).encode() + b"\n")
+    verified = parse_verified(rest)
+    assert verified["timed_out"] and verified["exit_code"] is None
+    assert time.monotonic() - began < 10
+
+
+@pytest.mark.parametrize("rest, expected", [
+    (b"", None),
+    (b'{"verified": {"exit_code": 0}}\n', {"exit_code": 0}),
+    (b'noise\n{"verified": {"exit_code": 1}}\n', {"exit_code": 1}),
+    (b'{"verified": "not a dict"}\n', None),
+    ('{"verified": {"exit_code": 2}}', {"exit_code": 2}),
+])
+def test_parse_verified(rest, expected):
+    assert parse_verified(rest) == expected
