@@ -50,7 +50,9 @@ def systemd_host(prefix, tmp_path):
     """A running container with systemd as PID 1; yields (container name, inventory path)."""
     name = prefix + "-systemd"
     run = subprocess.run(
-        ["docker", "run", "-d", "--name", name, "--stop-signal", "SIGRTMIN+3",
+        # No network: the agent needs only the bind-mounted engine socket, and the default bridge
+        # (docker0) may be gone on this engine after a test restarted dockerd.
+        ["docker", "run", "-d", "--name", name, "--network", "none", "--stop-signal", "SIGRTMIN+3",
          "--tmpfs", "/run", "--tmpfs", "/run/lock",
          "-v", "/sys/fs/cgroup:/sys/fs/cgroup:ro",
          "-v", "/var/run/docker.sock:/var/run/docker.sock", IMAGE],
