@@ -275,3 +275,48 @@ def test_round_trip_keeps_every_field(method, tmp_path, volumes, docker_client):
     assert rows["./abs-link"][-1] == "/etc/hostname" and rows["./fifo"][0] == "fifo"
     assert after[1] == [["./with space/one", "./with space/two"]]
     assert sh(target, "tail -c 5 /d/sparse").stdout == "tail\n"
+
+
+@pytest.fixture
+def host_user_postgres():
+    """TARGETS 19: a host user named postgres whose uid is not the archive's 70. The one the machine
+    has is used as it is; otherwise postgres is created with uid/gid 1001 and removed afterwards."""
+    import grp
+    import pwd
+
+    created = []
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        try:
+            grp.getgrnam("postgres")
+        except KeyError:
+            subprocess.run(["groupadd", "--gid", "1001", "postgres"], check=True, capture_output=True)
+            created.append("group")
+        subprocess.run(["useradd", "--no-create-home", "--uid", "1001", "--gid", "postgres",
+                        "--shell", "/usr/sbin/nologin", "postgres"], check=True, capture_output=True)
+        created.append("user")
+    uid, gid = pwd.getpwnam("postgres").pw_uid, grp.getgrnam("postgres").gr_gid
+    assert 70 not in (uid, gid), "the host's postgres must not have the archive's ids for this test to mean anything"
+    yield uid, gid
+    if "user" in created:
+        subprocess.run(["userdel", "postgres"], check=False, capture_output=True)
+    if "group" in created:
+        subprocess.run(["groupdel", "postgres"], check=False, capture_output=True)
+
+
+@pytest.mark.parametrize("method", ["host", "api"])
+def test_owner_is_the_archived_number_not_the_host_name(method, tmp_path, volumes, host_user_postgres):
+    """TARGETS 19: the archive says uname=postgres uid=70; the host's postgres has another uid ->
+    the restored files belong to uid/gid 70 (numeric owner), not to the host's postgres."""
+    host_uid, host_gid = host_user_postgres
+    target = volumes("numeric")
+    db_dir, db_stream = member("./db", "dir", mode=0o700, uid=70, gid=70)
+    data, data_stream = member("./db/PG_VERSION", data=b"15\n", mode=0o600, uid=70, gid=70)
+    for info in (db_dir, data):
+        info.uname, info.gname = "postgres", "postgres"
+    backup = make_backup(tmp_path, {target: tar_bytes([ROOT, (db_dir, db_stream), (data, data_stream)])})
+    result, _proc = run_module("homeiq.phase0.volume_restore", {"backup_dir": backup, "method": method})
+    assert result["changed"] and not result.get("failed"), result
+    owners = sh(target, "stat -c '%u:%g' /d/db /d/db/PG_VERSION").stdout.split()
+    assert owners == ["70:70", "70:70"], (owners, "host postgres is %d:%d" % (host_uid, host_gid))
