@@ -57,8 +57,9 @@ def systemd_host(prefix, tmp_path):
          "-v", "/sys/fs/cgroup:/sys/fs/cgroup:ro",
          "-v", "/var/run/docker.sock:/var/run/docker.sock", IMAGE],
         capture_output=True, text=True, timeout=120, check=False)
-    assert run.returncode == 0, "could not start %s (`make images` built it?): %s" % (IMAGE, run.stderr)
     try:
+        # a failed start can still leave a created container behind: the finally removes it too
+        assert run.returncode == 0, "could not start %s (`make images` built it?): %s" % (IMAGE, run.stderr)
         # 'running' or 'degraded' both mean the manager is up and takes jobs.
         assert wait_until(lambda: sh(name, "systemctl", "is-system-running", check=False).stdout.strip()
                           in ("running", "degraded"), 60, "systemd to finish booting in " + name)
