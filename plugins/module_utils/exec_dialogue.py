@@ -18,7 +18,6 @@ import socket
 import struct
 import time
 
-STDOUT = 1
 STDERR = 2
 _HEADER = struct.Struct(">BxxxL")
 
@@ -71,8 +70,6 @@ class DialogueResult:
         self.seconds = None
         self.timed_out = False
         self.error = None
-        self.answered = False
-        self.answer_error = None
 
     @property
     def rest(self):
@@ -100,6 +97,7 @@ def exec_dialogue(api, container, argv, limit, answer):
         return result
     raw = _raw(sock)
     frames = FrameReader()
+    answered = False
     try:
         while True:
             remaining = began + limit - time.monotonic()
@@ -115,13 +113,13 @@ def exec_dialogue(api, container, argv, limit, answer):
             if not chunk:
                 break
             frames.feed(chunk)
-            if not result.answered and frames.first_line() is not None:
-                result.answered = True
+            if not answered and frames.first_line() is not None:
+                answered = True
                 try:
                     reply = answer(frames.first_line())
-                except Exception as exc:  # pylint: disable=broad-except
-                    # our decision failed, not the container: let the helper finish, keep the reason
-                    result.answer_error = "%s: %s" % (type(exc).__name__, exc)
+                except Exception:  # pylint: disable=broad-except
+                    # our decision failed, not the container: the helper ends without a second turn
+                    # and the caller verifies by a separate exec, as it would without the dialogue
                     reply = None
                 raw.sendall((reply or b"") + b"\n")
     except (OSError, ValueError) as exc:

@@ -199,8 +199,8 @@ def plan_requests(probe):
 # --- measuring ------------------------------------------------------------------------------------
 
 def measure_with_python(api, container, probe, resolve, fetch, limits, python="python3", decide=None):
-    """(measured or None, exec result). With `decide(measured) -> argv or None`, the same exec then
-    runs that probe once and measured['verified'] = {'argv', 'check'} (see exec_dialogue)."""
+    """(measured or None, exec result). With `decide(measured) -> healthcheck test or None`, the same
+    exec then runs that test once and measured['verified'] = {'test', 'check'} (see exec_dialogue)."""
     request = measure_request(probe.get("argv"), probe.get("binary"), PROBE_TOOLS, resolve, fetch,
                               limits["probe_s"], limits["dns_s"], limits["fetch_s"], dialogue=decide is not None)
     budget = limits["probe_s"] + max(limits["dns_s"], limits["fetch_s"]) + 15
@@ -213,14 +213,17 @@ def measure_with_python(api, container, probe, resolve, fetch, limits, python="p
 
         def answer(first_line):
             first = parse_measure_output(first_line)
-            asked["argv"] = decide(first) if first is not None else None
-            return json.dumps({"probe": asked["argv"], "limit": limits["probe_s"]}).encode() if asked["argv"] else None
+            asked["test"] = decide(first) if first is not None else None
+            if not asked["test"]:
+                return None
+            return json.dumps({"probe": parse_probe(asked["test"])["argv"], "limit": limits["probe_s"]}).encode()
 
         talk = exec_dialogue(api, container, argv, budget + limits["probe_s"] + 10, answer)
         result = ExecResult(talk.exit_code, talk.stdout, talk.stderr, talk.seconds, talk.timed_out, talk.error)
         measured = parse_measure_output(talk.first_line) if talk.first_line is not None else None
-        if measured is not None and asked.get("argv"):
-            measured["verified"] = {"argv": asked["argv"], "check": parse_verified(talk.rest)}
+        check = parse_verified(talk.rest)
+        if measured is not None and asked.get("test") and check is not None:
+            measured["verified"] = {"test": asked["test"], "check": check}
     if measured is not None:
         measured["helper_exec_seconds"] = result.seconds
     return measured, result
@@ -384,21 +387,18 @@ def collect(api, container, limits=None, prefetched_stats=None, decide=None):
         else:
             side.append(_background(raw, "stats", lambda: api.stats(container, stream=False, one_shot=True), None))
     if running and healthcheck and not healthcheck.get("disabled"):
-        tested = {}
-        argv_for = None
+        decide_from_measured = None
         if decide is not None:
-            def argv_for(measured):
-                merged = dict(facts, **dict((k, measured[k]) for k in _MEASURED_KEYS if k in measured))
-                tested["test"] = decide(merged)
-                return parse_probe(tested["test"])["argv"] if tested["test"] else None
+            def decide_from_measured(measured):
+                return decide(dict(facts, **dict((k, measured[k]) for k in _MEASURED_KEYS if k in measured)))
         began = time.monotonic()
-        measured = measure(api, container, inspect, facts["probe"], limits, argv_for)
+        measured = measure(api, container, inspect, facts["probe"], limits, decide_from_measured)
         facts["measure_seconds"] = round(time.monotonic() - began, 3)
         for key in _MEASURED_KEYS:
             if key in measured:
                 facts[key] = measured[key]
-        if (measured.get("verified") or {}).get("check") is not None:
-            facts["verified_probe"] = {"test": tested.get("test"), "check": measured["verified"]["check"]}
+        if "verified" in measured:
+            facts["verified_probe"] = measured["verified"]
     for thread in side:
         thread.join(limits.get("side_timeout", 60))
     return facts, raw

@@ -21,10 +21,10 @@ import time
 import uuid
 
 from ansible_collections.homeiq.phase0.plugins.module_utils.restore_engine import create_volume
+from ansible_collections.homeiq.phase0.plugins.module_utils.restore_source import expected_from_entry
 from ansible_collections.homeiq.phase0.plugins.module_utils.restore_volume import put_into_volume, remove_volume
 
 TRIAL_LABEL = "homeiq.phase0.trial-restore-of"
-EXPECTED_KEYS = ("sha256", "bytes", "raw_sha256", "raw_bytes", "members", "file_bytes")
 
 
 def trial_restore(api, backup_dir, manifest, helper_image, validator_options=None, names=None):
@@ -34,7 +34,7 @@ def trial_restore(api, backup_dir, manifest, helper_image, validator_options=Non
         if names and entry["name"] not in names:
             continue
         scratch = "p0trial_%s_%02d" % (run_id, index)
-        expected = dict((key, entry[key]) for key in EXPECTED_KEYS if entry.get(key) is not None)
+        expected = expected_from_entry(entry)
         row = {"name": entry["name"], "archive": entry["archive"], "scratch_volume": scratch, "ok": False, "problem": None,
                "members": None, "file_bytes": None, "seconds": None, "removed": False}
         started = time.monotonic()

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
@@ -77,3 +78,15 @@ def run_playbook(playbook, extra_vars=None, check=False, diff=False, tags=None, 
         cmd.append("-" + "v" * verbosity)
     return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=timeout, env=_env(env),
                           check=False)
+
+
+def wait_for(probe, timeout, what, interval=0.5):
+    """Poll `probe()` until it returns something truthy; fail with the last value at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %.0f s waiting for %s; last value: %r" % (timeout, what, value))
+        time.sleep(interval)

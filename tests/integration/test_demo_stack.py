@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from helpers import DEMO_SRC
+from helpers import DEMO_SRC, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -28,18 +28,6 @@ def read_env_file(path):
                 key, value = line.split("=", 1)
                 values[key] = value
     return values
-
-
-def wait_for(probe, timeout, what, interval=0.5):
-    """Poll `probe()` until it returns something truthy; fail with the last value at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError("timed out after %.0f s waiting for %s; last value: %r" % (timeout, what, value))
-        time.sleep(interval)
 
 
 def containers_by_service(docker_client, project):

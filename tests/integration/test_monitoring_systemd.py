@@ -8,11 +8,10 @@ real service manager.
 """
 import json
 import subprocess
-import time
 
 import pytest
 
-from helpers import ROOT, run_playbook
+from helpers import ROOT, run_playbook, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -35,16 +34,6 @@ def unit_property(container, unit, prop):
     return sh(container, "systemctl", "show", "--value", "-p", prop, unit).stdout.strip()
 
 
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError("timed out after %d s waiting for %s" % (timeout, what))
-
-
 @pytest.fixture
 def systemd_host(prefix, tmp_path):
     """A running container with systemd as PID 1; yields (container name, inventory path)."""
@@ -61,8 +50,8 @@ def systemd_host(prefix, tmp_path):
         # a failed start can still leave a created container behind: the finally removes it too
         assert run.returncode == 0, "could not start %s (`make images` built it?): %s" % (IMAGE, run.stderr)
         # 'running' or 'degraded' both mean the manager is up and takes jobs.
-        assert wait_until(lambda: sh(name, "systemctl", "is-system-running", check=False).stdout.strip()
-                          in ("running", "degraded"), 60, "systemd to finish booting in " + name)
+        assert wait_for(lambda: sh(name, "systemctl", "is-system-running", check=False).stdout.strip()
+                        in ("running", "degraded"), 60, "systemd to finish booting in " + name)
         assert sh(name, "cat", "/proc/1/comm").stdout.strip() == "systemd"
         inventory = tmp_path / "inventory.yml"
         inventory.write_text(json.dumps({"all": {"hosts": {"systemd_target": {
@@ -79,7 +68,7 @@ def changed_count(proc):
     return int(recap[-1].split("changed=")[1].split()[0])
 
 
-def test_systemd_mode_lifecycle(demo_stack, systemd_host):
+def test_systemd_mode_lifecycle(demo_stack, docker_client, systemd_host):
     container, inventory = systemd_host
     sh(container, "mkdir", "-p", PROJECT_DIR)
     extra = {"phase0_project_dir": PROJECT_DIR, "phase0_project_name": demo_stack.name,
@@ -113,12 +102,13 @@ def test_systemd_mode_lifecycle(demo_stack, systemd_host):
     assert status["pid"] == pid, status
     # The agent samples the demo stack through the bind-mounted socket, one line per container.
     health = PROJECT_DIR + "/logs/current_rebuild/phase0/health/health.jsonl"
-    wanted = {c.name for c in demo_stack_containers(demo_stack)}
+    wanted = {c.name for c in docker_client.containers.list(
+        all=True, filters={"label": "com.docker.compose.project=%s" % demo_stack.name})}
 
     def sampled_containers():
         return {json.loads(line)["container"] for line in sh(container, "cat", health).stdout.splitlines() if line.strip()}
 
-    assert wait_until(lambda: wanted <= sampled_containers(), 20, "a health line for every demo container")
+    assert wait_for(lambda: wanted <= sampled_containers(), 20, "a health line for every demo container")
 
     second = play()
     assert second.returncode == 0 and changed_count(second) == 0, second.stdout[-5000:]
@@ -131,7 +121,7 @@ def test_systemd_mode_lifecycle(demo_stack, systemd_host):
         main_pid = int(unit_property(container, unit, "MainPID"))
         return main_pid if main_pid not in (0, pid) else 0
 
-    new_pid = wait_until(restarted_pid, 30, "systemd to restart the killed agent")
+    new_pid = wait_for(restarted_pid, 30, "systemd to restart the killed agent")
     assert sh(container, "systemctl", "is-active", unit).stdout.strip() == "active"
     assert int(unit_property(container, unit, "NRestarts")) >= 1
     assert "phase0_monitor.py" in sh(container, "cat", "/proc/%d/cmdline" % new_pid).stdout
@@ -152,13 +142,3 @@ def test_systemd_mode_lifecycle(demo_stack, systemd_host):
     # systemd was reloaded: it no longer knows the unit's file.
     assert unit_property(container, unit, "LoadState") == "not-found"
     assert sh(container, "wc", "-l", health).stdout.split()[0] == lines_before != "0", "the logs must stay"
-
-
-def demo_stack_containers(stack):
-    import docker
-
-    client = docker.from_env(timeout=60)
-    try:
-        return client.containers.list(all=True, filters={"label": "com.docker.compose.project=%s" % stack.name})
-    finally:
-        client.close()

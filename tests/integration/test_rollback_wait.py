@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from helpers import compose, run_module
+from helpers import compose, run_module, wait_for
 from restore_fixtures import make_backup
 
 pytestmark = [pytest.mark.integration]
@@ -47,15 +47,6 @@ def stack(tmp_path, prefix):
 def container_states(docker_client, project):
     return dict((c.labels["com.docker.compose.service"], (c.status, c.attrs["State"].get("Health", {}).get("Status")))
                 for c in docker_client.containers.list(all=True, filters={"label": "com.docker.compose.project=" + project}))
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.5)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def verify(tmp_path, project, timeout):
