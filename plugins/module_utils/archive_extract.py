@@ -38,7 +38,6 @@ Interface:
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 import tarfile
@@ -46,7 +45,8 @@ import time
 
 from ansible_collections.homeiq.phase0.plugins.module_utils.archive_codec import (
     DecompressingReader, detect_codec)
-from ansible_collections.homeiq.phase0.plugins.module_utils.archive_stream import HashingReader
+from ansible_collections.homeiq.phase0.plugins.module_utils.archive_threads import (
+    BackgroundHasher, Prefetcher, ThreadedFileReader)
 from ansible_collections.homeiq.phase0.plugins.module_utils.archive_tarscan import TarScanner
 from ansible_collections.homeiq.phase0.plugins.module_utils.tar_validate import (
     REGULAR_TYPES, TarMemberValidator, UnsafeMember)
@@ -87,8 +87,13 @@ def prevalidate_archive(archive_path, allow_devices=False, allow_external_symlin
     scanner = TarScanner(on_member=check)
     handle, codec = _open_archive(archive_path)
     with handle:
-        for chunk in _raw_chunks(DecompressingReader(handle, codec, chunk_size), chunk_size):
-            scanner.feed(chunk)
+        # zstd releases the GIL: decompressing in a thread of its own overlaps the (Python) walk.
+        chunks = Prefetcher(_raw_chunks(DecompressingReader(handle, codec, chunk_size), chunk_size))
+        try:
+            for chunk in chunks:
+                scanner.feed(chunk)
+        finally:
+            chunks.close()
     scanner.finish()
     return scanner.members
 
@@ -244,16 +249,19 @@ def extract_stream(raw_chunks, staging_dir, allow_devices=False, allow_external_
     started = time.monotonic()
     extractor = _Extractor(staging_dir, allow_devices, allow_external_symlinks, keep_setuid, apply_root)
     scanner = TarScanner(on_member=extractor.on_member)
-    digest = hashlib.sha256()
-    for chunk in raw_chunks:
-        digest.update(chunk)
-        scanner.feed(chunk)
-        if progress is not None:
-            progress(scanner.raw_bytes)
-    scanner.finish()
-    extractor.finish()
+    digest = BackgroundHasher()  # the raw hash beside the writes, on the other core
+    try:
+        for chunk in raw_chunks:
+            digest.update(chunk)
+            scanner.feed(chunk)
+            if progress is not None:
+                progress(scanner.raw_bytes)
+        scanner.finish()
+        extractor.finish()
+    finally:
+        raw_sha256 = digest.hexdigest()
     return {"members": scanner.members, "file_bytes": scanner.file_bytes, "raw_bytes": scanner.raw_bytes,
-            "raw_sha256": digest.hexdigest(), "owners_restored": extractor.as_root,
+            "raw_sha256": raw_sha256, "owners_restored": extractor.as_root,
             "xattrs_restored": extractor.xattrs_restored,
             "duration_s": round(time.monotonic() - started, 3)}
 
@@ -265,13 +273,20 @@ def extract_archive(archive_path, staging_dir, allow_devices=False, allow_extern
     if prevalidate:
         prevalidate_archive(archive_path, allow_devices, allow_external_symlinks, chunk_size)
     handle, codec = _open_archive(archive_path)
-    with handle:
-        hashed = HashingReader(handle)
-        reader = DecompressingReader(hashed, codec, chunk_size)
-        facts = extract_stream(_raw_chunks(reader, chunk_size), staging_dir, allow_devices,
-                               allow_external_symlinks, keep_setuid, progress, apply_root)
+    # The file is read and its compressed hash taken in a thread of its own (closes the handle).
+    hashed = ThreadedFileReader(handle, chunk_size)
+    chunks = None
+    try:
+        # Decompression in a thread too, so this one only walks the tar and makes the files.
+        chunks = Prefetcher(_raw_chunks(DecompressingReader(hashed, codec, chunk_size), chunk_size))
+        facts = extract_stream(chunks, staging_dir, allow_devices, allow_external_symlinks, keep_setuid,
+                               progress, apply_root)
         while hashed.read(chunk_size):
             pass  # hash any trailing bytes the decompressor did not need
+    finally:
+        if chunks is not None:
+            chunks.close()
+        hashed.close()
     facts.update(codec=codec, sha256=hashed.sha256, bytes=hashed.bytes)
     if expected:
         mismatches = ["%s %s, manifest says %s" % (key, facts[key], expected[key])

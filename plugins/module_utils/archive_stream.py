@@ -32,17 +32,14 @@ Interface:
 from __future__ import annotations
 
 import hashlib
-import queue
-import sys
-import threading
 import time
 
 from ansible_collections.homeiq.phase0.plugins.module_utils.archive_codec import Compressor
 from ansible_collections.homeiq.phase0.plugins.module_utils.archive_tarscan import TarScanner
+from ansible_collections.homeiq.phase0.plugins.module_utils.archive_threads import Prefetcher
 
 CHUNK_SIZE = 1 << 20
 MB = 1000.0 * 1000.0
-_END = object()
 
 
 class StreamResult:
@@ -88,58 +85,6 @@ class HashingReader:
         return self._hash.hexdigest()
 
 
-class _Prefetcher:
-    """Pull chunks from an iterable in a daemon thread into a bounded queue."""
-
-    def __init__(self, chunks, depth):
-        self._iter = iter(chunks)
-        self._queue = queue.Queue(maxsize=max(1, depth))
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="phase0-archive-reader", daemon=True)
-        self._thread.start()
-
-    def _put(self, item):
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _run(self):
-        try:
-            for chunk in self._iter:
-                if not self._put(chunk):
-                    break
-            else:
-                self._put(_END)
-                return
-        except BaseException:  # pylint: disable=broad-except  # handed to the consumer thread
-            self._put(("error", sys.exc_info()[1]))
-            return
-        finally:
-            closer = getattr(self._iter, "close", None)
-            if self._stop.is_set() and closer is not None:
-                try:
-                    closer()
-                except Exception:  # pylint: disable=broad-except  # best effort on abort
-                    pass
-
-    def __iter__(self):
-        while True:
-            item = self._queue.get()
-            if item is _END:
-                return
-            if isinstance(item, tuple):
-                raise item[1]
-            yield item
-
-    def close(self):
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-
 def archive_stream(chunks, writer, codec="zstd", level=None, threads=0, progress=None,
                    progress_interval=2.0, prefetch=4, on_chunk=None, on_member=None):
     compressor = Compressor(codec, level=level, threads=threads)
@@ -149,7 +94,7 @@ def archive_stream(chunks, writer, codec="zstd", level=None, threads=0, progress
     out_bytes = 0
     started = time.monotonic()
     next_report = started + progress_interval
-    source = _Prefetcher(chunks, prefetch) if prefetch else chunks
+    source = Prefetcher(chunks, prefetch) if prefetch else chunks
     try:
         for chunk in source:
             if not chunk:

@@ -26,14 +26,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import queue
-import threading
 import time
 
 from ansible_collections.homeiq.phase0.plugins.module_utils.archive_codec import (
     CodecError, DecompressingReader, detect_codec)
 from ansible_collections.homeiq.phase0.plugins.module_utils.archive_tarscan import (
     TarFormatError, TarScanner)
+from ansible_collections.homeiq.phase0.plugins.module_utils.archive_threads import (
+    BackgroundHasher, ThreadedFileReader)
 from ansible_collections.homeiq.phase0.plugins.module_utils.docker_client import bounded_map
 from ansible_collections.homeiq.phase0.plugins.module_utils.manifest import (
     SUMS_NAME, ManifestError, load_manifest, manifest_files, parse_sha256sums)
@@ -79,100 +79,6 @@ def verify_file(path, sha256, size):
     return not problems, problems, actual, total
 
 
-class _HashingFileReader:
-    """Reads a file in a thread; hands chunks to the consumer; hashes the compressed bytes."""
-
-    def __init__(self, path, chunk_size):
-        self._handle = _open_regular(path)
-        self._chunk_size = chunk_size
-        self._queue = queue.Queue(maxsize=4)
-        self._digest = hashlib.sha256()
-        self.bytes = 0
-        self._buffer = b""
-        self._done = False
-        self._stop = threading.Event()
-        self._error = None
-        self._thread = threading.Thread(target=self._run, name="phase0-verify-reader", daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        try:
-            while not self._stop.is_set():
-                data = self._handle.read(self._chunk_size)
-                if data:
-                    self._digest.update(data)
-                    self.bytes += len(data)
-                self._put(data)
-                if not data:
-                    return
-        except BaseException as exc:  # pylint: disable=broad-except  # handed to the consumer
-            self._error = exc
-            self._put(b"")
-
-    def _put(self, data):
-        while not self._stop.is_set():
-            try:
-                self._queue.put(data, timeout=0.2)
-                return
-            except queue.Full:
-                continue
-
-    def read(self, size=-1):
-        if self._done:
-            return b""
-        if not self._buffer:
-            self._buffer = self._queue.get()
-            if not self._buffer:
-                self._done = True
-                if self._error is not None:
-                    raise self._error
-                return b""
-        if size is None or size < 0 or size >= len(self._buffer):
-            data, self._buffer = self._buffer, b""
-        else:
-            data, self._buffer = self._buffer[:size], self._buffer[size:]
-        return data
-
-    def readable(self):
-        return True
-
-    @property
-    def sha256(self):
-        return self._digest.hexdigest()
-
-    def close(self):
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._handle.close()
-
-
-class _BackgroundHasher:
-    """SHA-256 of the chunks handed to update(), computed in a thread (bounded queue: memory stays
-    at a few chunks whatever the archive size)."""
-
-    def __init__(self, depth=4):
-        self._digest = hashlib.sha256()
-        self._queue = queue.Queue(maxsize=depth)
-        self._thread = threading.Thread(target=self._run, name="phase0-verify-hasher", daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        while True:
-            data = self._queue.get()
-            if data is None:
-                return
-            self._digest.update(data)
-
-    def update(self, data):
-        self._queue.put(data)
-
-    def hexdigest(self):
-        """Wait for every chunk handed over so far, then give the digest (call once, at the end)."""
-        self._queue.put(None)
-        self._thread.join()
-        return self._digest.hexdigest()
-
-
 def _drain(source, chunk_size):
     try:
         while source.read(chunk_size):
@@ -206,8 +112,8 @@ def verify_archive_full(path, entry, check_members=True, chunk_size=CHUNK_SIZE):
     expected_codec = entry.get("compression")
     if expected_codec and expected_codec != codec:
         problems.append("compressed with %s, manifest says %s" % (codec, expected_codec))
-    source = _HashingFileReader(path, chunk_size)
-    raw_digest = _BackgroundHasher()
+    source = ThreadedFileReader(_open_regular(path), chunk_size)
+    raw_digest = BackgroundHasher()
     try:
         reader = DecompressingReader(source, codec, read_size=chunk_size)
         while True:

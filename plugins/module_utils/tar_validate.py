@@ -56,8 +56,22 @@ class UnsafeMember(ValueError):
         super().__init__("unsafe tar member %r: %s" % (name, reason))
 
 
+def _plain_name(name):
+    """The common case, decided with a few substring tests: './a/b', 'a/b' or 'a/b/' with no empty,
+    '.' or '..' component and no NUL. Returns the normalized path, or None for the full parse."""
+    if (not name or name[0] == "/" or "\x00" in name or ".." in name or "//" in name or "/./" in name
+            or name.endswith("/.") or name == "."):
+        return None
+    if name.startswith("./"):
+        name = name[2:]
+    return name[:-1] if name.endswith("/") else name
+
+
 def normalize_member_name(name, what="name"):
     """'./a//b/' -> 'a/b'; '.' or './' -> '' (the root). Raises UnsafeMember for hostile names."""
+    plain = _plain_name(name)
+    if plain is not None:
+        return plain
     if name is None or name == "":
         raise UnsafeMember(name, "empty %s" % what)
     if "\x00" in name:
@@ -74,14 +88,8 @@ def normalize_member_name(name, what="name"):
     return "/".join(parts)
 
 
-def _kind(member):
-    if member.type in REGULAR_TYPES:
-        return _KIND_FILE
-    if member.type == tarfile.DIRTYPE:
-        return _KIND_DIR
-    if member.type == tarfile.SYMTYPE:
-        return _KIND_SYMLINK
-    return _KIND_OTHER
+_KINDS = dict([(kind, _KIND_FILE) for kind in REGULAR_TYPES] + [(tarfile.DIRTYPE, _KIND_DIR),
+                                                                (tarfile.SYMTYPE, _KIND_SYMLINK)])
 
 
 def symlink_escapes(path, target):
@@ -127,7 +135,7 @@ class TarMemberValidator:
         linkname = member.linkname or ""
         if "\x00" in linkname:
             raise UnsafeMember(name, "NUL byte in link target")
-        kind = _kind(member)
+        kind = _KINDS.get(member.type, _KIND_OTHER)
         if member.type not in ALLOWED_TYPES:
             if member.type in DEVICE_TYPES:
                 if not self.allow_devices:
@@ -138,11 +146,12 @@ class TarMemberValidator:
             if kind != _KIND_DIR:
                 raise UnsafeMember(name, "the archive root must be a directory")
             return path
-        via = self._through_symlink(path)
-        if via is not None:
-            raise UnsafeMember(name, "path goes through symlink %r (write-through-symlink attack)" % via)
-        if path in self.symlinks:
-            raise UnsafeMember(name, "replaces symlink %r" % path)
+        if self.symlinks:
+            via = self._through_symlink(path)
+            if via is not None:
+                raise UnsafeMember(name, "path goes through symlink %r (write-through-symlink attack)" % via)
+            if path in self.symlinks:
+                raise UnsafeMember(name, "replaces symlink %r" % path)
         previous = self.seen.get(path)
         if previous is not None and not (previous == _KIND_DIR and kind == _KIND_DIR):
             raise UnsafeMember(name, "duplicate member (would replace an earlier %s)" % previous)

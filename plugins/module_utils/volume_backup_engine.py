@@ -25,7 +25,8 @@ Interface:
         Raises BackupFailed(kind, msg, result) with kind in: locked, space, enospc, truncated,
         engine, hook, helper_image, unhealthy, interrupted, fault_injection, io.
     get_archive_chunks(api, container_id, path, chunk_size, stall_timeout) -> (chunks, stat)
-        streams the tar from the engine with a per-read stall timeout (never unbounded).
+        streams the tar from the engine with a per-read stall timeout (never unbounded); chunks
+        has close(), which ends the stream also before its first chunk.
     wait_healthy(api, container_id, timeout) -> {status: healthy|running|unhealthy|exited|paused|timeout|error,
                                                   health, running, seconds}
         A restarted container only has to come back to the health it had when it was stopped
@@ -195,7 +196,8 @@ def check_space(backup_dir, facts, margin):
 def get_archive_chunks(api, container_id, path, chunk_size=CHUNK_SIZE, stall_timeout=120):
     """Stream a tar from the engine. Unlike docker-py's get_archive, keep a read timeout.
 
-    Returns (iterator of chunks, stat dict). A connection dropped mid-stream surfaces as an
+    Returns (chunks, stat dict): chunks is iterable once and has close(), which the caller calls
+    on every path (an unread stream keeps the engine busy). A connection dropped mid-stream surfaces as an
     exception from the iterator (requests' ChunkedEncodingError) or as a short tar stream,
     which archive_stream rejects.
     """
@@ -211,25 +213,36 @@ def get_archive_chunks(api, container_id, path, chunk_size=CHUNK_SIZE, stall_tim
             stat = json.loads(base64.b64decode(stat_header))
         except ValueError:
             stat = {}
+    return _ArchiveChunks(response, chunk_size), stat
 
-    def chunks():
+
+class _ArchiveChunks:
+    """The archive body as chunks of about chunk_size; close() ends the HTTP response at any time
+    (also before the first chunk was read, which a generator's finally cannot do)."""
+
+    def __init__(self, response, chunk_size):
+        self._response = response
+        self._chunk_size = chunk_size
+
+    def __iter__(self):
         # The engine sends HTTP chunks of about 32 KiB and iter_content yields them as they come:
         # coalesce them to chunk_size, so hashing, the tar scan and zstd work on large blocks
         # (per-chunk Python overhead was 3x the cost of the data at 32 KiB).
         pending, size = [], 0
         try:
-            for chunk in response.iter_content(chunk_size, False):
+            for chunk in self._response.iter_content(self._chunk_size, False):
                 pending.append(chunk)
                 size += len(chunk)
-                if size >= chunk_size:
+                if size >= self._chunk_size:
                     yield b"".join(pending)
                     pending, size = [], 0
             if pending:
                 yield b"".join(pending)
         finally:
-            response.close()
+            self.close()
 
-    return chunks(), stat
+    def close(self):
+        self._response.close()
 
 
 def wait_healthy(api, container_id, timeout, poll=0.5, recover=False):
@@ -474,11 +487,15 @@ class BackupRun:
             self._log("volume=%s bytes=%d compressed=%d elapsed=%.1fs mb_s=%.1f" % (
                 volume_plan["name"], raw, packed, elapsed, raw / MB / elapsed if elapsed else 0))
 
+        closers = []
         try:
-            chunks, dummy = get_archive_chunks(self.api, helper_id, HELPER_MOUNT + "/.",
-                                               self.options.get("chunk_size") or CHUNK_SIZE,
-                                               self.options.get("stall_timeout") or 120)
+            # The output file first: an unread archive stream keeps the engine busy with the helper
+            # (its removal then waits for the client timeout), so nothing may fail in between.
             with AtomicWriter(final) as writer:
+                chunks, dummy = get_archive_chunks(self.api, helper_id, HELPER_MOUNT + "/.",
+                                                   self.options.get("chunk_size") or CHUNK_SIZE,
+                                                   self.options.get("stall_timeout") or 120)
+                closers.append(chunks.close)
                 sink = writer
                 limit = os.environ.get("PHASE0_TEST_ENOSPC_AFTER_BYTES")
                 if limit:
@@ -490,6 +507,8 @@ class BackupRun:
                 writer.commit()
                 self.published.append(final)
         finally:
+            for close in closers:
+                close()
             self._remove_helper(helper_id)
         entry = {
             "name": volume_plan["name"], "archive": volume_plan["archive"], "path": final,

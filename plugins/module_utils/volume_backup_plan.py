@@ -52,6 +52,7 @@ METHODS = ("stop", "pause", "live")
 _STRENGTH = {"live": 0, "pause": 1, "stop": 2}
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".db3")
 _SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+_SQLITE_NAMES = _SQLITE_SUFFIXES + _SQLITE_SIDE_FILES  # one endswith() per tar member
 
 
 def short_name(volume):
@@ -231,7 +232,7 @@ def sqlite_files(names):
     found = []
     lowered = [(name, name.lower()) for name in names]
     for name, low in lowered:
-        if low.endswith(_SQLITE_SUFFIXES) or any(low.endswith(suffix) for suffix in _SQLITE_SIDE_FILES):
+        if low.endswith(_SQLITE_NAMES):
             found.append(name)
     return found
 
