@@ -18,10 +18,17 @@ helper image is the busybox fixture). Then, on that same volume, side by side in
   docker run tar czf   the first manual run's method: `docker run --rm -v <vol>:/data:ro -v
                        <dir>:/backup busybox tar czf /backup/x.tar.gz -C /data .` (--skip-czf).
   full verify          backup_verify's full read (archive_verify.verify_archive_full: decompress,
-                       re-hash, walk every member) in a child process, vs `zstd -dc | tar -tvf -`.
+                       re-hash, walk every member) in a child process, vs `zstd -dc | tar -tvf -`;
+                       also the call's own time inside that process (without start-up and imports),
+                       and that call with check_members false (P5's decompress + re-hash + tar walk,
+                       without judging each member as a restore would).
   restore              archive_extract.extract_archive (validate every member first, then write
                        with owners, modes, links, mtimes) into a scratch dir in a child process,
                        vs `zstd -dc | tar -xpf - --numeric-owner` into another scratch dir.
+
+CPU accounting: the engine's CPU (dockerd with the tar child it re-executes and reaps) during the
+drain and during our backup, the drain's reader and the module process (rusage). Their sum over the
+core count is the least wall time any API backup can take on this machine.
 
 MB/s are raw tar MB (10^6 bytes of the uncompressed stream) per wall-clock second for every
 method, so the columns compare. The data sits in the page cache for every method (it was just
@@ -108,6 +115,43 @@ def fill(root, size_mib, seed=1):
 
 # --- measuring ----------------------------------------------------------------------------
 
+def _dockerd_pid():
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/comm" % entry) as handle:
+                    if handle.read().strip() == "dockerd":
+                        return int(entry)
+            except OSError:
+                continue
+    return None
+
+
+DOCKERD_PID = _dockerd_pid()
+
+
+def engine_cpu():
+    """CPU seconds of dockerd so far, with the children it reaped: the engine builds a volume's tar
+    stream in a re-executed child process (about 60 % of the engine's cost), which only shows in
+    dockerd's cutime/cstime once the request ended. None when dockerd is not on this host (then the
+    benchmark prints -1)."""
+    if DOCKERD_PID is None:
+        return None
+    with open("/proc/%d/stat" % DOCKERD_PID) as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return sum(int(value) for value in fields[11:15]) / float(os.sysconf("SC_CLK_TCK"))
+
+
+def engine_cpu_during(fn):
+    before = engine_cpu()
+    value = fn()
+    after = engine_cpu()
+    return value, (after - before if before is not None else -1.0)
+
+
+LAST_CPU = [0.0]  # user + system CPU seconds of the last measured() process
+
+
 def measured(cmd, **kwargs):
     """Run cmd; (seconds, peak RSS in MB of the process and the children it waited for, stdout)."""
     started = time.monotonic()
@@ -116,11 +160,17 @@ def measured(cmd, **kwargs):
     err = proc.stderr.read()
     dummy_pid, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.monotonic() - started
+    LAST_CPU[0] = usage.ru_utime + usage.ru_stime
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
         raise SystemExit("%s failed (%s): %s" % (cmd if isinstance(cmd, str) else " ".join(cmd), proc.returncode,
                                                  err.decode(errors="replace")[-2000:]))
     return elapsed, usage.ru_maxrss / 1024.0, out
+
+
+def settle():
+    """Write back what earlier steps left dirty (a restore leaves 1 GB), so no step pays for another."""
+    subprocess.run(["sync"], check=True)
 
 
 def shell(script):
@@ -157,21 +207,23 @@ def drain(volume):
                                   host_config=api.create_host_config(
                                       mounts=[Mount(HELPER_MOUNT, volume, type="volume", read_only=True)]))
     try:
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.process_time()
         chunks, dummy = get_archive_chunks(api, helper["Id"], HELPER_MOUNT + "/.")
         total = 0
         for chunk in chunks:
             total += len(chunk)
-        return time.monotonic() - started, total
+        return time.monotonic() - started, total, time.process_time() - cpu
     finally:
         api.remove_container(helper["Id"], force=True)
         api.close()
 
 
 CHILD_VERIFY = """
-import json, sys
+import json, sys, time
 from ansible_collections.homeiq.phase0.plugins.module_utils.archive_verify import verify_archive_full
-problems, facts, warnings = verify_archive_full(sys.argv[1], json.loads(sys.argv[2]))
+started = time.monotonic()
+problems, facts, warnings = verify_archive_full(sys.argv[1], json.loads(sys.argv[2]), check_members=sys.argv[3] == "1")
+facts["seconds"] = time.monotonic() - started
 assert not problems, problems
 print(json.dumps(facts))
 """
@@ -229,13 +281,18 @@ def main():
         for index in range(args.repeat):
             r = {}
             backup_dir = os.path.join(work, "backups", "phase0_bench%02d" % index)
-            r["module"], r["module_rss"], entry = module_backup(volume, backup_dir, args.threads)
+            settle()
+            (r["module"], r["module_rss"], entry), r["module_engine_cpu"] = engine_cpu_during(
+                lambda: module_backup(volume, backup_dir, args.threads))
+            r["module_cpu"] = LAST_CPU[0]
             r["pipeline"] = entry["duration_s"]
             raw = entry["raw_bytes"]
             archive = os.path.join(backup_dir, entry["archive"])
-            r["drain"], drained = drain(volume)
+            settle()
+            (r["drain"], drained, r["drain_cpu"]), r["drain_engine_cpu"] = engine_cpu_during(lambda: drain(volume))
             assert drained == raw, (drained, raw)
             baseline = os.path.join(work, "baseline%02d.tar.zst" % index)
+            settle()
             r["tar_zstd"], dummy_rss, dummy = shell("tar -C %s -cf - . | zstd -q -3 -T0 -o %s" % (mountpoint, baseline))
             r["ratio_ours"] = raw / float(entry["bytes"])
             r["ratio_base"] = raw / float(os.path.getsize(baseline))
@@ -249,16 +306,31 @@ def main():
                 shutil.rmtree(czf_dir)
             expected = {key: entry[key] for key in ("sha256", "bytes", "raw_sha256", "raw_bytes", "members",
                                                     "file_bytes", "compression")}
-            r["verify"], r["verify_rss"], dummy = child(CHILD_VERIFY, archive, json.dumps(expected))
+            settle()
+            r["verify"], r["verify_rss"], out = child(CHILD_VERIFY, archive, json.dumps(expected), "1")
+            r["verify_call"] = json.loads(out)["seconds"]
+            settle()
+            dummy_seconds, dummy_rss, out = child(CHILD_VERIFY, archive, json.dumps(expected), "0")
+            r["verify_walk"] = json.loads(out)["seconds"]
+            settle()
             r["list"], dummy_rss, dummy = shell("zstd -dc %s | tar -tvf - > /dev/null" % archive)
             staging = os.path.join(work, "restore%02d" % index)
-            os.makedirs(staging)
-            r["restore"], r["restore_rss"], dummy = child(CHILD_RESTORE, archive, staging, json.dumps(expected))
             plain = os.path.join(work, "untar%02d" % index)
+            os.makedirs(staging)
             os.makedirs(plain)
-            r["untar"], dummy_rss, dummy = shell("zstd -dc %s | tar -xpf - --numeric-owner -C %s" % (archive, plain))
-            for path in (staging, plain, backup_dir):
-                shutil.rmtree(path)
+
+            def ours(staging=staging, archive=archive, expected=expected):
+                r["restore"], r["restore_rss"], dummy = child(CHILD_RESTORE, archive, staging, json.dumps(expected))
+
+            def gnu(plain=plain, archive=archive):
+                r["untar"], dummy_rss, dummy = shell("zstd -dc %s | tar -xpf - --numeric-owner -C %s" % (archive, plain))
+
+            # Alternate who goes first; the trees stay until the end (`work` is removed then): ext4 without a journal
+            # scans recently deleted inodes on every create, which slowed whichever extract came
+            # right after a delete by up to 3x on the dev machine.
+            for extract in ((ours, gnu) if index % 2 == 0 else (gnu, ours)):
+                settle()
+                extract()
             os.unlink(baseline)
             r["raw"] = raw
             r["members"] = entry["members"]
@@ -278,7 +350,11 @@ def main():
         czf_rate = None
         if "czf" in med:
             czf_rate = row("docker run tar czf", med["czf"], raw, reference=med["module"])
-        verify_rate = row("full verify: ours", med["verify"], raw, rss=med["verify_rss"])
+        verify_rate = row("full verify: ours", med["verify"], raw, rss=med["verify_rss"],
+                          note="(child process: start-up, imports, the call)")
+        call_rate = row("full verify: the call", med["verify_call"], raw, note="(verify_archive_full alone)")
+        walk_rate = row("  without member checks", med["verify_walk"], raw,
+                        note="(check_members: false: decompress, re-hash, walk)")
         list_rate = row("zstd -dc | tar -tvf", med["list"], raw, reference=med["verify"])
         row("restore: ours", med["restore"], raw, rss=med["restore_rss"], note="(validate first, then write)")
         row("zstd -dc | tar -xp", med["untar"], raw, reference=med["restore"])
@@ -286,6 +362,14 @@ def main():
               "verify/(zstd|tar -tv) %.2f (>= 0.7), module peak RSS %.0f MB (< 150)" % (
                   ours / drain_rate, ours / base_rate, "%.1f" % (ours / czf_rate) if czf_rate else "-",
                   verify_rate / list_rate, med["module_rss"]))
+        print("verify/(zstd|tar -tv): the call alone %.2f, without member checks %.2f (P5: >= 0.7)" % (
+            call_rate / list_rate, walk_rate / list_rate))
+        cores = os.cpu_count() or 1
+        print("CPU seconds: drain = engine %.2f + reader %.2f; our backup = engine %.2f + module %.2f; "
+              "on %d cores the backup cannot take less than %.2f s, i.e. %.2fx the drain at best" % (
+                  med["drain_engine_cpu"], med["drain_cpu"], med["module_engine_cpu"], med["module_cpu"], cores,
+                  (med["module_engine_cpu"] + med["module_cpu"]) / cores,
+                  med["drain"] / ((med["module_engine_cpu"] + med["module_cpu"]) / cores)))
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -32,6 +32,7 @@ Interface:
 from __future__ import annotations
 
 import hashlib
+import sys
 import time
 
 from ansible_collections.homeiq.phase0.plugins.module_utils.archive_codec import Compressor
@@ -40,6 +41,10 @@ from ansible_collections.homeiq.phase0.plugins.module_utils.archive_threads impo
 
 CHUNK_SIZE = 1 << 20
 MB = 1000.0 * 1000.0
+# The reader thread runs Python (HTTP chunk parsing) while this one runs hashing and zstd, which
+# give up the GIL and must wait for it back: up to the interpreter's switch interval (5 ms) each
+# time. 0.2 ms cut the 1 GiB benchmark backup from 4.72 s to 4.36 s (medians of 3, 2 cores).
+GIL_SWITCH_INTERVAL = 0.0002
 
 
 class StreamResult:
@@ -95,6 +100,8 @@ def archive_stream(chunks, writer, codec="zstd", level=None, threads=0, progress
     started = time.monotonic()
     next_report = started + progress_interval
     source = Prefetcher(chunks, prefetch) if prefetch else chunks
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(switch_interval, GIL_SWITCH_INTERVAL))
     try:
         for chunk in source:
             if not chunk:
@@ -118,6 +125,7 @@ def archive_stream(chunks, writer, codec="zstd", level=None, threads=0, progress
             writer.write(packed)
             out_bytes += len(packed)
     finally:
+        sys.setswitchinterval(switch_interval)
         if prefetch:
             source.close()
     duration = time.monotonic() - started

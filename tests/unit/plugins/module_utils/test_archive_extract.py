@@ -165,3 +165,21 @@ def test_truncated_stream_fails(tmp_path):
     raw = tar_of([member("a", data=os.urandom(5000))])
     with pytest.raises(Exception, match="cut short"):
         extract_stream([raw[:3000]], staging(tmp_path))
+
+
+@pytest.mark.parametrize("damage", ["bit flip", "cut short"])
+def test_damaged_archive_fails_from_the_decompression_thread(tmp_path, damage):
+    """Decompression runs in a thread; its error reaches the caller, and no thread is left behind."""
+    import threading
+    path = archive_file(tmp_path, [member("a", data=os.urandom(300000)), member("b", data=b"x" * 300000)])
+    blob = bytearray(open(path, "rb").read())
+    if damage == "bit flip":
+        blob[len(blob) // 2] ^= 0x10
+    else:
+        del blob[len(blob) // 2:]
+    open(path, "wb").write(bytes(blob))
+    before = threading.active_count()
+    with pytest.raises(Exception) as caught:
+        extract_archive(path, staging(tmp_path), prevalidate=False)
+    assert type(caught.value).__name__ in ("CodecError", "TruncatedArchive", "TarFormatError"), caught.value
+    assert threading.active_count() == before

@@ -147,3 +147,14 @@ def test_hashing_reader_and_file_chunks():
     reader = HashingReader(io.BytesIO(data))
     assert b"".join(iter_file_chunks(reader, 1 << 20)) == data
     assert reader.sha256 == hashlib.sha256(data).hexdigest() and reader.bytes == len(data)
+
+
+def test_switch_interval_is_lowered_only_while_streaming():
+    import sys
+    from ansible_collections.homeiq.phase0.plugins.module_utils.archive_stream import GIL_SWITCH_INTERVAL
+    before = sys.getswitchinterval()
+    seen = []
+    archive_stream(chunked(volume_tar(1 << 16)), io.BytesIO(), prefetch=4,
+                   on_chunk=lambda raw: seen.append(sys.getswitchinterval()))
+    assert seen and max(seen) <= GIL_SWITCH_INTERVAL + 1e-9
+    assert sys.getswitchinterval() == before

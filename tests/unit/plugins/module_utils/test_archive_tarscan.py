@@ -6,7 +6,7 @@ import tarfile
 import pytest
 
 from ansible_collections.homeiq.phase0.plugins.module_utils.archive_tarscan import (
-    TarFormatError, TarScanner, TruncatedArchive, parse_number, parse_pax_records)
+    TarFormatError, TarScanner, TruncatedArchive, _byte_sum, header_checksum_ok, parse_number, parse_pax_records)
 
 
 def make_tar(fmt=tarfile.PAX_FORMAT, files=None):
@@ -123,9 +123,35 @@ def test_sink_receives_member_data_in_slices():
 @pytest.mark.parametrize("field,value", [
     (b"0000644\x00", 0o644), (b"     12 ", 10), (b"\x00" * 8, 0),
     (b"\x80" + b"\x00" * 6 + b"\x01", 1), (b"\x80" + b"\x00" * 6 + b"\x02" + b"\x00" * 4, 2 << 32),
+    (b"12\x0034\x00", 0o12), (b"  644 \x00", 0o644), (b"0000000\x00", 0), (b"", 0),
+    (b"17777777777\x00", 0o17777777777), (b"\x00\x00\x00\x007\x00\x00\x00", 0),
 ])
 def test_parse_number(field, value):
     assert parse_number(bytearray(field)) == value
+    assert parse_number(bytes(field)) == value
+
+
+def test_bad_numeric_field_is_a_format_error():
+    with pytest.raises(TarFormatError, match="numeric field"):
+        parse_number(b"12x4\x00")
+
+
+@pytest.mark.parametrize("block", [
+    pytest.param(bytes(512), id="zeros"), pytest.param(b"\xff" * 512, id="all 0xff"),
+    pytest.param(bytes(range(256)) * 2, id="every byte value"), pytest.param(os.urandom(512), id="random"),
+])
+def test_byte_sum_is_the_plain_sum(block):
+    assert _byte_sum(block) == sum(block[:148]) + sum(block[156:])
+
+
+@pytest.mark.parametrize("name", ["plain.txt", "\u00fcnicode-\u65e5\u672c-" + "\u00e9" * 40])
+def test_header_checksum_of_tarfile_headers(name):
+    header = tarfile.TarInfo(name).tobuf(tarfile.GNU_FORMAT)[-512:]
+    assert header_checksum_ok(header)
+    for offset in (0, 147, 156, 300, 511):
+        damaged = bytearray(header)
+        damaged[offset] ^= 0x01
+        assert not header_checksum_ok(bytes(damaged)), offset
 
 
 def test_parse_pax_records():

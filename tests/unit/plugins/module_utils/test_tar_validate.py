@@ -164,9 +164,22 @@ def test_ordinary_volume_archive_passes(parser):
 
 @pytest.mark.parametrize("name,expected", [
     (".", ""), ("./", ""), ("./a//b/", "a/b"), ("a/./b", "a/b"), ("name with spaces", "name with spaces"),
+    # around the plain-name fast path: every one must equal the component-by-component parse
+    ("./a", "a"), ("a/", "a"), ("./a/b/", "a/b"), (".hidden", ".hidden"), ("./.hidden/x", ".hidden/x"),
+    ("a..b", "a..b"), ("./a.", "a."), ("a/.", "a"), ("./.", ""), ("././a", "a"), (".//a", "a"),
+    ("a/b/./", "a/b"), ("...", "..."), ("./\u00fc \u65e5", "\u00fc \u65e5"),
 ])
 def test_normalize_member_name(name, expected):
     assert normalize_member_name(name) == expected
+
+
+@pytest.mark.parametrize("name,reason", [
+    ("/etc/x", "absolute"), ("../x", "'..'"), ("a/../../x", "'..'"), ("./..", "'..'"), ("a/..", "'..'"),
+    ("a\x00b", "NUL"), ("", "empty"), ("//x", "absolute"),
+])
+def test_normalize_member_name_rejects(name, reason):
+    with pytest.raises(UnsafeMember, match=reason):
+        normalize_member_name(name)
 
 
 @pytest.mark.parametrize("path,target,escapes", [

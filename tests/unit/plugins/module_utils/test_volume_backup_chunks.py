@@ -13,8 +13,7 @@ class FakeResponse:
 
     def iter_content(self, chunk_size, decode_unicode):
         assert decode_unicode is False
-        for part in self.parts:
-            yield part
+        return iter(self.parts)
 
     def close(self):
         self.closed += 1
