@@ -309,19 +309,20 @@ class TarScanner:
 
     def _emit(self, block, typeflag, size, pending):
         name = _text(block[0:100])
-        if block[257:263] == b"ustar\x00":
+        # block[n] is 0 for an empty field: skip decoding it (most members have no prefix or link).
+        if block[345] and block[257:263] == b"ustar\x00":
             prefix = _text(block[345:500])
             if prefix:
                 name = prefix + "/" + name
         mode, uid, gid, mtime = _owner_fields(block)
+        linkname = _text(block[157:257]) if block[157] else ""
         if pending:
             name = pending.get("path", name)
-            linkname = pending["linkpath"] if "linkpath" in pending else _text(block[157:257])
+            linkname = pending.get("linkpath", linkname)
             uid = int(pending.get("uid", uid))
             gid = int(pending.get("gid", gid))
             mtime = float(pending.get("mtime", mtime))
         else:
-            linkname = _text(block[157:257])
             mtime = float(mtime)
         if typeflag == tarfile.DIRTYPE:
             name = name.rstrip("/") or name
