@@ -116,6 +116,7 @@ def fill(root, size_mib, seed=1):
 # --- measuring ----------------------------------------------------------------------------
 
 def _dockerd_pid():
+    """The benchmark fills the volume through its Mountpoint, so the engine runs on this host."""
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
@@ -124,29 +125,23 @@ def _dockerd_pid():
                         return int(entry)
             except OSError:
                 continue
-    return None
+    raise SystemExit("no dockerd process on this host: the benchmark needs the engine running here")
 
 
-DOCKERD_PID = _dockerd_pid()
-
-
-def engine_cpu():
+def engine_cpu(pid):
     """CPU seconds of dockerd so far, with the children it reaped: the engine builds a volume's tar
     stream in a re-executed child process (about 60 % of the engine's cost), which only shows in
-    dockerd's cutime/cstime once the request ended. None when dockerd is not on this host (then the
-    benchmark prints -1)."""
-    if DOCKERD_PID is None:
-        return None
-    with open("/proc/%d/stat" % DOCKERD_PID) as handle:
+    dockerd's cutime/cstime once the request ended."""
+    with open("/proc/%d/stat" % pid) as handle:
         fields = handle.read().rsplit(")", 1)[1].split()
     return sum(int(value) for value in fields[11:15]) / float(os.sysconf("SC_CLK_TCK"))
 
 
 def engine_cpu_during(fn):
-    before = engine_cpu()
+    pid = _dockerd_pid()
+    before = engine_cpu(pid)
     value = fn()
-    after = engine_cpu()
-    return value, (after - before if before is not None else -1.0)
+    return value, engine_cpu(pid) - before
 
 
 LAST_CPU = [0.0]  # user + system CPU seconds of the last measured() process
@@ -325,9 +320,9 @@ def main():
             def gnu(plain=plain, archive=archive):
                 r["untar"], dummy_rss, dummy = shell("zstd -dc %s | tar -xpf - --numeric-owner -C %s" % (archive, plain))
 
-            # Alternate who goes first; the trees stay until the end (`work` is removed then): ext4 without a journal
-            # scans recently deleted inodes on every create, which slowed whichever extract came
-            # right after a delete by up to 3x on the dev machine.
+            # Alternate who goes first; the trees stay until the end (`work` is removed then): on the
+            # dev machine ext4 spent file creation in recently_deleted() after a large delete (perf),
+            # which slowed whichever extract came right after it by up to 3x.
             for extract in ((ours, gnu) if index % 2 == 0 else (gnu, ours)):
                 settle()
                 extract()

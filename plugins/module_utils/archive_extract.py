@@ -87,13 +87,8 @@ def prevalidate_archive(archive_path, allow_devices=False, allow_external_symlin
     scanner = TarScanner(on_member=check)
     handle, codec = _open_archive(archive_path)
     with handle:
-        # zstd releases the GIL: decompressing in a thread of its own overlaps the (Python) walk.
-        chunks = Prefetcher(_raw_chunks(DecompressingReader(handle, codec, chunk_size), chunk_size))
-        try:
-            for chunk in chunks:
-                scanner.feed(chunk)
-        finally:
-            chunks.close()
+        for chunk in _raw_chunks(DecompressingReader(handle, codec, chunk_size), chunk_size):
+            scanner.feed(chunk)
     scanner.finish()
     return scanner.members
 

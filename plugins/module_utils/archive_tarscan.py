@@ -85,7 +85,7 @@ def parse_number(field):
     try:
         # The common case in one C call: digits, maybe spaces, NUL padding at the end.
         return int(field.rstrip(b"\x00"), 8)
-    except (ValueError, TypeError):
+    except ValueError:
         pass
     if field and field[0] & 0x80:
         value = field[0] & 0x3F
@@ -124,17 +124,6 @@ def header_checksum_ok(block):
     signed = sum((b - 256 if b > 127 else b) for b in block[:148]) + 256 + \
         sum((b - 256 if b > 127 else b) for b in block[156:])
     return stored == signed
-
-
-def _owner_fields(block):
-    """(mode, uid, gid, mtime) of a header block (bytes): four plain octal fields in one try,
-    parse_number for anything else (base-256, a NUL inside a field, an empty field)."""
-    try:
-        return (int(block[100:108].rstrip(b"\x00"), 8), int(block[108:116].rstrip(b"\x00"), 8),
-                int(block[116:124].rstrip(b"\x00"), 8), int(block[136:148].rstrip(b"\x00"), 8))
-    except ValueError:
-        return (parse_number(block[100:108]), parse_number(block[108:116]), parse_number(block[116:124]),
-                parse_number(block[136:148]))
 
 
 def _text(field):
@@ -314,7 +303,8 @@ class TarScanner:
             prefix = _text(block[345:500])
             if prefix:
                 name = prefix + "/" + name
-        mode, uid, gid, mtime = _owner_fields(block)
+        mode, uid, gid = parse_number(block[100:108]), parse_number(block[108:116]), parse_number(block[116:124])
+        mtime = parse_number(block[136:148])
         linkname = _text(block[157:257]) if block[157] else ""
         if pending:
             name = pending.get("path", name)

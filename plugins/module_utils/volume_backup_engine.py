@@ -487,7 +487,7 @@ class BackupRun:
             self._log("volume=%s bytes=%d compressed=%d elapsed=%.1fs mb_s=%.1f" % (
                 volume_plan["name"], raw, packed, elapsed, raw / MB / elapsed if elapsed else 0))
 
-        closers = []
+        chunks = None
         try:
             # The output file first: an unread archive stream keeps the engine busy with the helper
             # (its removal then waits for the client timeout), so nothing may fail in between.
@@ -495,7 +495,6 @@ class BackupRun:
                 chunks, dummy = get_archive_chunks(self.api, helper_id, HELPER_MOUNT + "/.",
                                                    self.options.get("chunk_size") or CHUNK_SIZE,
                                                    self.options.get("stall_timeout") or 120)
-                closers.append(chunks.close)
                 sink = writer
                 limit = os.environ.get("PHASE0_TEST_ENOSPC_AFTER_BYTES")
                 if limit:
@@ -507,8 +506,8 @@ class BackupRun:
                 writer.commit()
                 self.published.append(final)
         finally:
-            for close in closers:
-                close()
+            if chunks is not None:
+                chunks.close()
             self._remove_helper(helper_id)
         entry = {
             "name": volume_plan["name"], "archive": volume_plan["archive"], "path": final,
