@@ -9,9 +9,10 @@ Interface:
     HAS_ZSTD, ZSTD_IMPORT_ERROR          the `zstandard` package is optional until zstd is used
     effective_threads(threads) -> int     0/None/-1 mean "all cores"; 1 means single-threaded
     engine_stream_threads(threads, cores=None) -> int   0/None/-1 mean "all cores but one" (at least 1)
-    Compressor(codec, level=None, threads=0)
+    Compressor(codec, level=None, threads=0, job_size=None)
         .compress(data) -> bytes, .flush() -> bytes   (zstd: threads workers compress in parallel,
-        outside the GIL; the frame carries a content checksum)
+        outside the GIL; the frame carries a content checksum; job_size: bytes per worker job,
+        which bounds the workers' buffers; zstd's default at level 3 is 8 MiB)
     DecompressingReader(fileobj, codec, read_size=1 MiB)
         .read(n) -> at most n bytes of decompressed data (b'' at the end); bounded memory even
         for extreme ratios; raises CodecError on corrupt data (and a truncated gzip stream).
@@ -77,7 +78,7 @@ def _require_zstd():
 
 
 class Compressor:
-    def __init__(self, codec="zstd", level=None, threads=0):
+    def __init__(self, codec="zstd", level=None, threads=0, job_size=None):
         if codec not in CODECS:
             raise CodecError("unknown compression %r (choose one of %s)" % (codec, ", ".join(CODECS)))
         self.codec = codec
@@ -87,8 +88,9 @@ class Compressor:
             _require_zstd()
             # threads=1 would still spawn one worker; 0 compresses in the calling thread.
             workers = self.threads if self.threads > 1 else 0
+            extra = {"job_size": int(job_size)} if job_size and workers else {}
             params = zstandard.ZstdCompressionParameters.from_level(
-                self.level, threads=workers, write_checksum=True)
+                self.level, threads=workers, write_checksum=True, **extra)
             self._obj = zstandard.ZstdCompressor(compression_params=params).compressobj()
         elif codec == "gzip":
             self._obj = zlib.compressobj(self.level, zlib.DEFLATED, 31)

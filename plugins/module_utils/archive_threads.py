@@ -16,10 +16,12 @@ Interface:
         .read(n) -> bytes (b'' at the end); a read error of the thread is raised here
         .sha256 (hex) and .bytes of everything read from the file so far
         .close() stops the thread and closes the handle (on every path)
-    BackgroundHasher(depth=4)
-        .update(data) hands a chunk to the hashing thread (blocks while it is depth behind)
-        .hexdigest() waits for every chunk handed over, then gives the digest (call once;
-                     it also ends the thread, so call it on every path)
+    BackgroundHasher(depth=4, consumer=None)
+        .update(data) hands a chunk to the hashing thread (blocks while it is depth behind);
+                      consumer(data), if given, runs in that thread after the hash (the backup's
+                      tar scan); an error it raised is raised here, by the next update()
+        .hexdigest() waits for every chunk handed over, then gives the digest or raises the
+                     consumer's error (call once; it also ends the thread, so call it on every path)
 """
 from __future__ import annotations
 
@@ -103,8 +105,10 @@ class BackgroundHasher:
     """SHA-256 of the chunks handed to update(), computed in a thread (bounded queue: memory stays
     at a few chunks whatever the archive size)."""
 
-    def __init__(self, depth=4):
+    def __init__(self, depth=4, consumer=None):
         self._digest = hashlib.sha256()
+        self._consumer = consumer
+        self._error = None
         self._queue = queue.Queue(maxsize=depth)
         self._thread = threading.Thread(target=self._run, name="phase0-archive-hasher", daemon=True)
         self._thread.start()
@@ -114,15 +118,26 @@ class BackgroundHasher:
             data = self._queue.get()
             if data is None:
                 return
+            if self._error is not None:
+                continue  # keep draining, so update() never blocks on a dead consumer
             self._digest.update(data)
+            if self._consumer is not None:
+                try:
+                    self._consumer(data)
+                except BaseException:  # pylint: disable=broad-except  # handed to the caller's thread
+                    self._error = sys.exc_info()[1]
 
     def update(self, data):
+        if self._error is not None:
+            raise self._error
         self._queue.put(data)
 
     def hexdigest(self):
         """Wait for every chunk handed over so far, then give the digest (call once, at the end)."""
         self._queue.put(None)
         self._thread.join()
+        if self._error is not None:
+            raise self._error
         return self._digest.hexdigest()
 
 

@@ -164,7 +164,8 @@ def plan_backup(volumes, containers, option="auto", sizes=None, compression="zst
         plans.append({
             "name": name, "archive": archive_name(name, compression, volumes_subdir),
             "driver": volume.get("Driver"), "labels": volume.get("Labels") or {},
-            "mountpoint": volume.get("Mountpoint"), "estimated_bytes": sizes.get(name),
+            "mountpoint": volume.get("Mountpoint"), "driver_options": bool(volume.get("Options")),
+            "estimated_bytes": sizes.get(name),
             "consistency": consistency, "writers": writers, "warnings": volume_warnings,
         })
     return {"volumes": plans, "groups": _groups(plans, known), "containers": known, "warnings": warnings}

@@ -40,9 +40,10 @@ class BackupStack:
         labels.update(extra)
         return labels
 
-    def volume(self, short, fill=None):
+    def volume(self, short, fill=None, driver_opts=None):
         name = "%s_%s" % (self.project, short)
-        self.client.volumes.create(name, labels=self.labels(**{"com.docker.compose.volume": short}))
+        self.client.volumes.create(name, labels=self.labels(**{"com.docker.compose.volume": short}),
+                                   driver_opts=driver_opts)
         self.volumes.append(name)
         if fill:
             self.client.containers.run(IMAGE, ["sh", "-c", fill], remove=True, network_mode="none",

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from backup_stack import (FILL_MIXED, BackupStack, helpers_left, parse_result, run_module_async, tree,
+from backup_stack import (FILL_MIXED, IMAGE, BackupStack, helpers_left, parse_result, run_module_async, tree,
                           wait_for)
 from helpers import run_module
 
@@ -51,19 +51,23 @@ def actions(result):
     return [(event["name"].split("-", 1)[-1], event["action"], event["ok"]) for event in result["containers"]]
 
 
-def test_backup_stops_restarts_and_round_trips(stack, tmp_path, docker_client):
+@pytest.mark.parametrize("source", ["engine", "mountpoint"])
+def test_backup_stops_restarts_and_round_trips(stack, tmp_path, docker_client, source):
     """Default consistency stops the writer, archives, starts it, waits for health; the archive
-    restores byte for byte with owners, modes, links (TARGETS 11, 18 via our extractor)."""
+    restores byte for byte with owners, modes, links (TARGETS 11, 18 via our extractor), from the
+    Engine API and from GNU tar on the Mountpoint alike."""
     volume = stack.volume("data", fill=FILL_MIXED.format(mb=20))
     stack.container("api", {volume: True}, healthcheck=ALWAYS_HEALTHY)
     stack.container("reader", {volume: False})
     wait_for(lambda: stack.state(stack.containers[0]).get("Health", {}).get("Status") == "healthy", 30, 0.2)
     old_umask = os.umask(0o022)
     try:
-        result = backup(stack, backup_dir(tmp_path))
+        result = backup(stack, backup_dir(tmp_path), source=source)
     finally:
         os.umask(old_umask)
     assert not result.get("failed"), result.get("msg")
+    assert result["volumes"][0]["source"] == source and result["volumes"][0]["source_reason"] == (
+        "source: engine" if source == "engine" else None)
     assert actions(result) == [("api", "stop", True), ("api", "start", True)]
     assert [(h["name"].split("-", 1)[-1], h["status"]) for h in result["health"]] == [("api", "healthy")]
     assert stack.state(stack.containers[0])["Running"] and stack.state(stack.containers[1])["Running"]
@@ -81,6 +85,7 @@ def test_backup_stops_restarts_and_round_trips(stack, tmp_path, docker_client):
     with open(os.path.join(backup_dir(tmp_path), "backup.log")) as handle:
         log = handle.read()
     assert "volume=%s done" % volume in log and "mb_s=" in log
+    assert "volume=%s source=%s" % (volume, source) in log
     staging = tmp_path / "staging"
     staging.mkdir()
     facts = extract_archive(path, str(staging), expected=entry)
@@ -90,6 +95,64 @@ def test_backup_stops_restarts_and_round_trips(stack, tmp_path, docker_client):
     assert restored == source
     assert not helpers_left(docker_client, stack.project)
     assert not os.path.exists(lock_path(str(tmp_path / "backups"), stack.project)), "the run lock is released"
+
+
+def archive_members(path):
+    """{name: (type, permission bits, uid, gid, size, mtime, linkname, sha256 of the data)} of an archive."""
+    import hashlib
+    import io
+    import tarfile
+
+    from ansible_collections.homeiq.phase0.plugins.module_utils.archive_codec import DecompressingReader
+
+    with open(path, "rb") as handle:
+        raw = DecompressingReader(handle, "zstd")
+        data = b"".join(iter(lambda: raw.read(1 << 20), b""))
+    found = {}
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        for member in tar:
+            content = tar.extractfile(member).read() if member.isfile() else b""
+            found[member.name] = (member.type, member.mode & 0o7777, member.uid, member.gid, member.size,
+                                  member.mtime, member.linkname, hashlib.sha256(content).hexdigest())
+    return found
+
+
+def test_mountpoint_and_engine_archives_hold_the_same_members(stack, tmp_path):
+    """The fast path writes the archive the Engine API would: same names, types, modes, owners,
+    sizes, whole-second mtimes, link targets and bytes, member for member (long names included)."""
+    volume = stack.volume("data", fill=FILL_MIXED.format(mb=2) + " && mkdir -p /data/" + "d" * 120 +
+                          " && echo deep > /data/" + "d" * 120 + "/" + "f" * 120 + " && touch '/data/a b ü'")
+    results = {}
+    for source in ("engine", "mountpoint"):
+        target = backup_dir(tmp_path, stamp="20260204_11180%d" % len(results))
+        result = backup(stack, target, source=source, helper_image=IMAGE)
+        assert not result.get("failed"), result.get("msg")
+        entry = result["volumes"][0]
+        assert entry["source"] == source
+        results[source] = (entry, archive_members(os.path.join(target, entry["archive"])))
+    engine, mountpoint = results["engine"][1], results["mountpoint"][1]
+    assert len(engine) == results["engine"][0]["members"] == results["mountpoint"][0]["members"] == 11
+    assert mountpoint == engine
+    assert results["engine"][0]["file_bytes"] == results["mountpoint"][0]["file_bytes"]
+
+
+def test_volume_with_driver_options_is_read_through_the_engine(stack, tmp_path, docker_client):
+    """A local volume with driver options (here tmpfs; NFS and CIFS alike) is only mounted while a
+    container uses it: auto reads it through the engine and says why; source=mountpoint refuses."""
+    volume = stack.volume("scratch", driver_opts={"type": "tmpfs", "device": "tmpfs", "o": "size=8m"})
+    target = backup_dir(tmp_path)
+    result = backup(stack, target, helper_image=IMAGE)
+    assert not result.get("failed"), result.get("msg")
+    entry = result["volumes"][0]
+    assert entry["source"] == "engine" and "driver options" in entry["source_reason"]
+    with open(os.path.join(target, "backup.log")) as handle:
+        assert "volume=%s source=engine (not the Mountpoint: the local volume has driver options" % volume \
+            in handle.read()
+    forced = backup(stack, backup_dir(tmp_path, stamp="20260204_111805"), source="mountpoint", helper_image=IMAGE)
+    assert forced.get("failed") and forced["error_kind"] == "source"
+    assert volume in forced["msg"] and "driver options" in forced["msg"] and "source auto" in forced["msg"]
+    assert not os.path.exists(os.path.join(backup_dir(tmp_path, stamp="20260204_111805"), entry["archive"]))
+    assert not helpers_left(docker_client, stack.project)
 
 
 def test_check_mode_reports_the_plan_and_writes_nothing(stack, tmp_path):

@@ -5,6 +5,7 @@ import hashlib
 import io
 import os
 import tarfile
+import threading
 
 import pytest
 
@@ -12,7 +13,7 @@ from ansible_collections.homeiq.phase0.plugins.module_utils.archive_codec import
     CODECS, CodecError, Compressor, DecompressingReader, detect_codec, effective_threads, engine_stream_threads)
 from ansible_collections.homeiq.phase0.plugins.module_utils.archive_stream import (
     HashingReader, archive_stream, iter_file_chunks)
-from ansible_collections.homeiq.phase0.plugins.module_utils.archive_tarscan import TruncatedArchive
+from ansible_collections.homeiq.phase0.plugins.module_utils.archive_tarscan import TarFormatError, TruncatedArchive
 from ansible_collections.homeiq.phase0.plugins.module_utils.atomic_file import AtomicWriter
 
 
@@ -43,11 +44,12 @@ def decompress(codec, blob):
 
 
 @pytest.mark.parametrize("codec", CODECS)
-@pytest.mark.parametrize("prefetch", [0, 4])
-def test_pipeline_round_trip_and_hashes(codec, prefetch):
+@pytest.mark.parametrize("prefetch, hash_thread, job_size", [(0, False, None), (4, False, None), (0, True, 1 << 20)])
+def test_pipeline_round_trip_and_hashes(codec, prefetch, hash_thread, job_size):
     raw = volume_tar()
     out = io.BytesIO()
-    result = archive_stream(chunked(raw), out, codec=codec, threads=2, prefetch=prefetch)
+    result = archive_stream(chunked(raw), out, codec=codec, threads=2, prefetch=prefetch, hash_thread=hash_thread,
+                            job_size=job_size)
     blob = out.getvalue()
     assert result.raw_sha256 == hashlib.sha256(raw).hexdigest()
     assert result.raw_bytes == len(raw)
@@ -67,13 +69,13 @@ def test_gzip_output_is_plain_gzip():
     assert gzip.decompress(out.getvalue()) == raw
 
 
-@pytest.mark.parametrize("prefetch", [0, 4])
-def test_truncated_stream_is_rejected_and_nothing_published(tmp_path, prefetch):
+@pytest.mark.parametrize("prefetch, hash_thread", [(0, False), (4, False), (0, True)])
+def test_truncated_stream_is_rejected_and_nothing_published(tmp_path, prefetch, hash_thread):
     raw = volume_tar()
     final = tmp_path / "v.tar.zst"
     with pytest.raises(TruncatedArchive):
         with AtomicWriter(str(final)) as writer:
-            archive_stream(chunked(raw[:len(raw) // 2]), writer, prefetch=prefetch)
+            archive_stream(chunked(raw[:len(raw) // 2]), writer, prefetch=prefetch, hash_thread=hash_thread)
             writer.commit()
     assert os.listdir(str(tmp_path)) == []
 
@@ -84,8 +86,8 @@ def test_stream_missing_only_the_end_marker_is_rejected(tmp_path):
         archive_stream(chunked(raw[:-1024]), io.BytesIO(), prefetch=0)
 
 
-@pytest.mark.parametrize("prefetch", [0, 4])
-def test_connection_error_mid_stream_propagates(prefetch):
+@pytest.mark.parametrize("prefetch, hash_thread", [(0, False), (4, False), (0, True)])
+def test_connection_error_mid_stream_propagates(prefetch, hash_thread):
     raw = volume_tar()
 
     def dropping():
@@ -93,7 +95,17 @@ def test_connection_error_mid_stream_propagates(prefetch):
         raise ConnectionError("connection reset by peer")
 
     with pytest.raises(ConnectionError):
-        archive_stream(dropping(), io.BytesIO(), prefetch=prefetch)
+        archive_stream(dropping(), io.BytesIO(), prefetch=prefetch, hash_thread=hash_thread)
+    assert not [t for t in threading.enumerate() if t.name == "phase0-archive-hasher"]
+
+
+def test_malformed_tar_fails_from_the_hashing_thread_and_stops_it():
+    """With hash_thread the tar scan runs in the hasher thread: its error is raised in the caller."""
+    raw = bytearray(volume_tar())
+    raw[148:156] = b"0000000\0"  # the first header's checksum field: wrong
+    with pytest.raises(TarFormatError):
+        archive_stream(chunked(bytes(raw)), io.BytesIO(), prefetch=0, hash_thread=True)
+    assert not [t for t in threading.enumerate() if t.name == "phase0-archive-hasher"]
 
 
 def test_progress_and_on_chunk_are_called():

@@ -3,6 +3,7 @@ no symlink following (TARGET 25), cleanup on failure including ENOSPC (TARGET 3)
 import errno
 import os
 import stat
+import sys
 import time
 
 import pytest
@@ -158,3 +159,28 @@ def test_remove_stale_partials(tmp_path):
     assert removed == [str(old / "a.tar.zst.partial")]
     assert (old / "a.tar.zst").exists() and fresh.exists() and (tmp_path / "outside").exists()
     assert os.path.islink(str(old / "b.partial"))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sync_file_range is Linux only")
+def test_writeback_starts_every_step_and_the_bytes_are_intact(tmp_path, monkeypatch):
+    """Every WRITEBACK_STEP bytes the writer asks the kernel to start writing back (the real call,
+    which must succeed), so commit()'s fsync has little left; the published bytes are unchanged."""
+    real = atomic_file._SYNC_FILE_RANGE
+    assert real is not None, "libc sync_file_range was not found"
+    calls = []
+
+    def spy(fd, offset, nbytes, flags):
+        result = real(fd, offset, nbytes, flags)
+        calls.append((offset, nbytes, flags, result))
+        return result
+
+    monkeypatch.setattr(atomic_file, "_SYNC_FILE_RANGE", spy)
+    step = atomic_file.WRITEBACK_STEP
+    data = os.urandom(2 * step + (3 << 20))
+    path = tmp_path / "v.tar.zst"
+    with AtomicWriter(str(path)) as writer:
+        for offset in range(0, len(data), 1 << 20):
+            writer.write(data[offset:offset + (1 << 20)])
+        writer.commit()
+    assert calls == [(0, step, 2, 0), (step, step, 2, 0)]
+    assert path.read_bytes() == data
