@@ -348,8 +348,8 @@ def main():
         raw = med["raw"]
         print("raw tar %.1f MB, %d members; compression ratio ours %.2f (mountpoint %.2f), tar|zstd %.2f%s; "
               "%d round(s), medians" % (
-            raw / MB, med["members"], med["ratio_ours"], med["ratio_host"], med["ratio_base"],
-            ", tar czf %.2f" % med["ratio_czf"] if "ratio_czf" in med else "", len(rounds)))
+                  raw / MB, med["members"], med["ratio_ours"], med["ratio_host"], med["ratio_base"],
+                  ", tar czf %.2f" % med["ratio_czf"] if "ratio_czf" in med else "", len(rounds)))
         print("%-26s %10s %14s %8s %9s" % ("method", "time", "raw MB/s", "ours is", "peak RSS"))
         ours = row("backup: module, engine", med["module"], raw, rss=med["module_rss"],
                    note="(source engine; process: start-up, engine calls, helper, fsync)")

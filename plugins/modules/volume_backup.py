@@ -87,7 +87,7 @@ options:
         volume root (mtime to the nanosecond and mode) must match the directory. When a check fails, the task fails
         with C(error_kind=source) and names the check.
       - V(auto) uses V(mountpoint) for each volume that passes every check and V(engine) for the others;
-        RV(volumes[].source) and C(backup.log) say which one was used and why.
+        each entry of RV(volumes) (C(source), C(source_reason)) and C(backup.log) say which one was used and why.
     type: str
     choices: [auto, engine, mountpoint]
     default: auto
