@@ -9,8 +9,8 @@ helper image is the busybox fixture). Then, on that same volume, side by side in
   backup, our module   the volume_backup module process run the way Ansible runs it on the target
                        (`python -m ...volume_backup args.json`): start-up, engine calls, helper
                        container, the tar stream -> SHA-256 -> zstd -3 -> SHA-256 -> file, fsync,
-                       rename. Peak RSS of that process from wait4(). Twice: `source: engine`
-                       (get_archive, the API path of P1) and `source: mountpoint` (GNU tar on the
+                       rename. Peak RSS of that process from wait4(). Twice: `method: api`
+                       (get_archive, the API path of P1) and `method: host` (GNU tar on the
                        volume's directory, the fast path of P2; what `auto` picks as root here).
   backup, pipeline     the same runs' own per-volume duration (the streaming pipeline alone).
   get_archive drain    the bare Engine API stream of the same helper mount, read and discarded
@@ -174,11 +174,11 @@ def shell(script):
     return measured(["bash", "-o", "pipefail", "-c", script])
 
 
-def module_backup(volume, backup_dir, threads, source):
+def module_backup(volume, backup_dir, threads, method):
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump({"ANSIBLE_MODULE_ARGS": {"volumes": [volume], "backup_dir": backup_dir,
                                            "helper_image": HELPER_IMAGE, "compression": "zstd",
-                                           "threads": threads, "space_margin": 0, "source": source}}, handle)
+                                           "threads": threads, "space_margin": 0, "method": method}}, handle)
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, ".collections"))
     try:
         seconds, rss, out = measured([sys.executable, "-m",
@@ -189,8 +189,9 @@ def module_backup(volume, backup_dir, threads, source):
     result = json.loads(out)
     if result.get("failed"):
         raise SystemExit("volume_backup failed: %s" % result.get("msg"))
-    if result["volumes"][0]["source"] != source:
-        raise SystemExit("volume_backup read the volume from %s, not %s" % (result["volumes"][0]["source"], source))
+    if result["volumes"][0]["method"] != method:
+        raise SystemExit("volume_backup used method %s, not %s (%s)" % (
+            result["volumes"][0]["method"], method, result["volumes"][0]["method_reason"]))
     return seconds, rss, result["volumes"][0]
 
 
@@ -280,22 +281,33 @@ def main():
         for index in range(args.repeat):
             r = {}
             backup_dir = os.path.join(work, "backups", "phase0_bench%02d" % index)
-            settle()
-            (r["module"], r["module_rss"], entry), r["module_engine_cpu"] = engine_cpu_during(
-                lambda: module_backup(volume, backup_dir, args.threads, "engine"))
-            r["module_cpu"] = LAST_CPU[0]
-            r["pipeline"] = entry["duration_s"]
+            host_dir = os.path.join(work, "backups", "phase0_host%02d" % index)
+
+            def api_source(backup_dir=backup_dir):
+                settle()
+                (r["module"], r["module_rss"], found), r["module_engine_cpu"] = engine_cpu_during(
+                    lambda: module_backup(volume, backup_dir, args.threads, "api"))
+                r["module_cpu"] = LAST_CPU[0]
+                r["pipeline"] = found["duration_s"]
+                return found
+
+            def host_source(host_dir=host_dir):
+                settle()
+                (r["host"], r["host_rss"], found), r["host_engine_cpu"] = engine_cpu_during(
+                    lambda: module_backup(volume, host_dir, args.threads, "host"))
+                r["host_cpu"] = LAST_CPU[0]
+                r["host_pipeline"] = found["duration_s"]
+                r["ratio_host"] = found["raw_bytes"] / float(found["bytes"])
+                return found
+
+            # Alternate which source goes first, as for the extracts below.
+            if index % 2 == 0:
+                entry, host_entry = api_source(), host_source()
+            else:
+                host_entry, entry = host_source(), api_source()
             raw = entry["raw_bytes"]
             archive = os.path.join(backup_dir, entry["archive"])
-            host_dir = os.path.join(work, "backups", "phase0_host%02d" % index)
-            settle()
-            (r["host"], r["host_rss"], host_entry), r["host_engine_cpu"] = engine_cpu_during(
-                lambda: module_backup(volume, host_dir, args.threads, "mountpoint"))
-            r["host_cpu"] = LAST_CPU[0]
-            r["host_pipeline"] = host_entry["duration_s"]
-            r["ratio_host"] = host_entry["raw_bytes"] / float(host_entry["bytes"])
             assert host_entry["members"] == entry["members"], (host_entry["members"], entry["members"])
-            shutil.rmtree(host_dir)
             settle()
             (r["drain"], drained, r["drain_cpu"]), r["drain_engine_cpu"] = engine_cpu_during(lambda: drain(volume))
             assert drained == raw, (drained, raw)
@@ -340,22 +352,27 @@ def main():
                 settle()
                 extract()
             os.unlink(baseline)
+            shutil.rmtree(host_dir)
+            print("round %d: backup api %.2f s, host %.2f s (pipelines %.2f, %.2f), drain %.2f s, "
+                  "tar|zstd %.2f s, verify call %.2f s, zstd|tar -tv %.2f s, restore %.2f s, tar -x %.2f s" % (
+                      index + 1, r["module"], r["host"], r["pipeline"], r["host_pipeline"], r["drain"],
+                      r["tar_zstd"], r["verify_call"], r["list"], r["restore"], r["untar"]), flush=True)
             r["raw"] = raw
             r["members"] = entry["members"]
             rounds.append(r)
 
         med = dict((key, statistics.median(r[key] for r in rounds)) for key in rounds[0])
         raw = med["raw"]
-        print("raw tar %.1f MB, %d members; compression ratio ours %.2f (mountpoint %.2f), tar|zstd %.2f%s; "
+        print("raw tar %.1f MB, %d members; compression ratio ours %.2f (host %.2f), tar|zstd %.2f%s; "
               "%d round(s), medians" % (
                   raw / MB, med["members"], med["ratio_ours"], med["ratio_host"], med["ratio_base"],
                   ", tar czf %.2f" % med["ratio_czf"] if "ratio_czf" in med else "", len(rounds)))
         print("%-26s %10s %14s %8s %9s" % ("method", "time", "raw MB/s", "ours is", "peak RSS"))
-        ours = row("backup: module, engine", med["module"], raw, rss=med["module_rss"],
-                   note="(source engine; process: start-up, engine calls, helper, fsync)")
+        ours = row("backup: module, api", med["module"], raw, rss=med["module_rss"],
+                   note="(method api; process: start-up, engine calls, helper, fsync)")
         row("  pipeline only", med["pipeline"], raw, note="(the module's own per-volume duration)")
-        host = row("backup: module, mountpoint", med["host"], raw, rss=med["host_rss"],
-                   note="(source mountpoint, what auto picks as root on the engine host)")
+        host = row("backup: module, host", med["host"], raw, rss=med["host_rss"],
+                   note="(method host: GNU tar on the Mountpoint, what auto picks as root here)")
         row("  pipeline only", med["host_pipeline"], raw, note="(GNU tar -> the same pipeline)")
         drain_rate = row("get_archive drain", med["drain"], raw, reference=med["module"])
         base_rate = row("tar | zstd -3 -T0", med["tar_zstd"], raw, reference=med["host"])
@@ -370,8 +387,8 @@ def main():
         list_rate = row("zstd -dc | tar -tvf", med["list"], raw, reference=med["verify"])
         row("restore: ours", med["restore"], raw, rss=med["restore_rss"], note="(validate first, then write)")
         row("zstd -dc | tar -xp", med["untar"], raw, reference=med["restore"])
-        print("targets: engine source/drain %.2f (P1 >= 0.85), mountpoint source/drain %.2f (>= 0.85), "
-              "mountpoint/tar|zstd %.2f (P2 >= 0.8), /tar czf %s and %s (>= 3), verify/(zstd|tar -tv) %.2f (>= 0.7), "
+        print("targets: api/drain %.2f (P1 >= 0.85), host/drain %.2f (>= 0.85), "
+              "host/tar|zstd %.2f (P2 >= 0.8), /tar czf %s and %s (>= 3), verify/(zstd|tar -tv) %.2f (>= 0.7), "
               "module peak RSS %.0f and %.0f MB (< 150)" % (
                   ours / drain_rate, host / drain_rate, host / base_rate,
                   "%.1f" % (ours / czf_rate) if czf_rate else "-", "%.1f" % (host / czf_rate) if czf_rate else "-",
@@ -384,7 +401,7 @@ def main():
                   med["drain_engine_cpu"], med["drain_cpu"], med["module_engine_cpu"], med["module_cpu"], cores,
                   (med["module_engine_cpu"] + med["module_cpu"]) / cores,
                   med["drain"] / ((med["module_engine_cpu"] + med["module_cpu"]) / cores)))
-        print("CPU seconds, mountpoint source: engine %.2f + module with GNU tar %.2f" % (
+        print("CPU seconds, method host: engine %.2f + module with GNU tar %.2f" % (
             med["host_engine_cpu"], med["host_cpu"]))
     finally:
         if not args.keep:

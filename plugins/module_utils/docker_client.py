@@ -189,6 +189,17 @@ class Outcome(namedtuple("Outcome", ["item", "value", "error"])):
         return self.error is None
 
 
+def remaps_ids(security_options):
+    """True when `docker info`'s SecurityOptions say the engine maps user ids (userns-remap,
+    rootless): files in its volume directories are then owned by host ids, while the Engine API's
+    archives carry the container's ids, so no fast path may read or write those directories."""
+    for option in security_options or ():
+        for field in str(option).split(","):
+            if field in ("name=userns", "name=rootless"):
+                return True
+    return False
+
+
 def bounded_map(fn, items, workers=DEFAULT_WORKERS):
     """Run fn(item) for every item with at most `workers` threads.
 

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, homeiq.phase0 contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The Mountpoint fast path of volume_backup: GNU tar reads the volume's directory on the engine host.
+"""volume_backup's method host: GNU tar reads the volume's directory on the engine host.
 
 The Engine API path costs the engine about 2.5 CPU-seconds per GB here (it builds the tar in a
 re-executed child and copies it into the HTTP response); GNU tar reading the same directory costs
@@ -10,7 +10,9 @@ same kind of archive the engine sends: members `./...`, numeric owners, whole-se
 `security.capability` as a PAX xattr, sorted by name (Go's filepath.Walk order), no sparse holes.
 
 It is used only when every check below passes, else the backup falls back to the API:
-    the module runs as root, the engine is local (unix socket), the volume uses the `local`
+    the module runs as root, the engine is local (unix socket) and does not remap user ids
+    (userns-remap or rootless: its archive holds the container's ids, the directory the host's),
+    the volume uses the `local`
     driver without options (an NFS/CIFS/bind `local` volume is only mounted while a container runs,
     so its directory could be an empty stand-in), the Mountpoint is a real directory (not a
     symlink), GNU tar >= 1.28 is installed, and the engine's own stat of the volume root, seen by
@@ -22,7 +24,7 @@ Interface:
     gnu_tar_version(executable='tar') -> (major, minor) or None
     parse_engine_time(text) -> int ns        RFC 3339 with nanoseconds, as the engine sends it
     mountpoint_refusal(facts) -> None or a reason (str)
-        facts: euid, local_engine, driver, driver_options, mountpoint, tar_version,
+        facts: euid, local_engine, remaps_ids (docker_client.remaps_ids; None: unknown), driver, driver_options, mountpoint, tar_version,
                lstat (os.stat_result or None), engine_stat (the path-stat header dict or None)
     HostTarChunks(mountpoint, chunk_size=1 MiB, executable='tar')
         iterate once: chunks of the tar stream (bytes-like: a full chunk is a fresh bytearray,
@@ -90,6 +92,10 @@ def mountpoint_refusal(facts):
         return "the module does not run as root"
     if not facts.get("local_engine"):
         return "the engine is not on this host (not a unix socket)"
+    if facts.get("remaps_ids") is None:
+        return "the engine's security options are unknown (docker info failed)"
+    if facts.get("remaps_ids"):
+        return "the engine remaps user ids (userns-remap or rootless), so the directory's owners are not the volume's"
     if facts.get("driver") != "local":
         return "the volume driver is %s, not local" % facts.get("driver")
     if facts.get("driver_options"):

@@ -12,7 +12,9 @@ Interface:
         problem: the message for the user when the action is 'blocked' or 'busy', else None.
     choose_method(requested, host_ok, host_reason) -> (method, reason)
         requested: 'auto' | 'api' | 'host'; raises ValueError when 'host' is asked for but impossible.
-    host_path_problem(is_root, endpoint, volume) -> None or the reason the host fast path cannot be used
+    host_path_problem(is_root, endpoint, volume, remaps_ids=False) -> None or the reason the host fast
+        path cannot be used (remaps_ids: the engine runs with userns-remap or rootless, so host ids
+        in the directory are not the archive's container ids; None: unknown)
     staging_volume_name(target, run_id) -> str
     compose_labels_missing(labels) -> list of the Compose labels an entry lacks
 """
@@ -56,11 +58,15 @@ def plan_volume(target_name, state, replace, running_users=()):
                        "replace it" % target_name}
 
 
-def host_path_problem(is_root, endpoint, volume):
+def host_path_problem(is_root, endpoint, volume, remaps_ids=False):
     if not is_root:
         return "the module does not run as root"
     if not (endpoint or "").startswith("unix://"):
         return "the engine is not on this host (docker_host %s)" % endpoint
+    if remaps_ids is None:
+        return "the engine's security options are unknown (docker info failed)"
+    if remaps_ids:
+        return "the engine remaps user ids (userns-remap or rootless), so the directory's owners are not the archive's"
     if volume is None:
         return None
     if volume.get("Driver") != "local":

@@ -14,18 +14,19 @@ Interface:
     BackupRun(api, plan, backup_dir, options, replan=None).run() -> result dict
         options: compression, compression_level, threads, stop_timeout, health_timeout,
         lock_timeout, helper_image, project, chunk_size, stall_timeout, workers (8),
-        source (auto | engine | mountpoint: where the tar stream comes from, see host_tar).
+        method (auto | api | host: where the tar stream comes from; host is GNU tar on the
+        volume's directory, see host_tar; the same names as volume_restore's method).
         Takes the run lock; if it broke a stale lock, restarts/unpauses the containers the dead run
         had stopped/paused and, when it did, plans again with replan(). Cleans stale *.partial
         files and helper containers, then for each
         group of volumes: pre-hooks, stop/pause the group's containers concurrently (bounded),
         archive each volume through a helper container that is created, never started, with
         the volume mounted read-only (get_archive -> archive_stream -> AtomicWriter; or, with
-        the Mountpoint source, GNU tar on the volume's directory while the helper holds it), and, in
+        method host, GNU tar on the volume's directory while the helper holds it), and, in
         `finally`, start/unpause the containers again right after the group's last archive;
         health waits run in the background while the next group is archived.
         Raises BackupFailed(kind, msg, result) with kind in: locked, space, enospc, truncated,
-        engine, hook, helper_image, unhealthy, interrupted, fault_injection, io, source.
+        engine, hook, helper_image, unhealthy, interrupted, fault_injection, io, method.
     get_archive_chunks(api, container_id, path, chunk_size, stall_timeout) -> (chunks, stat)
         streams the tar from the engine with a per-read stall timeout (never unbounded); chunks
         has close(), which ends the stream also before its first chunk.
@@ -61,7 +62,7 @@ from ansible_collections.homeiq.phase0.plugins.module_utils.archive_tarscan impo
 from ansible_collections.homeiq.phase0.plugins.module_utils.atomic_file import (
     AtomicWriter, UnsafePathError, ensure_private_dir, remove_stale_partials)
 from ansible_collections.homeiq.phase0.plugins.module_utils.backup_lock import BackupLock, LockBusy
-from ansible_collections.homeiq.phase0.plugins.module_utils.docker_client import bounded_map
+from ansible_collections.homeiq.phase0.plugins.module_utils.docker_client import bounded_map, remaps_ids
 from ansible_collections.homeiq.phase0.plugins.module_utils.host_tar import (
     HostTarChunks, HostTarError, gnu_tar_version, mountpoint_refusal)
 from ansible_collections.homeiq.phase0.plugins.module_utils.volume_backup_plan import (
@@ -74,10 +75,10 @@ HELPER_ENTRYPOINT = ["/phase0-helper-never-started"]
 CHUNK_SIZE = 1 << 20
 MB = 1000.0 * 1000.0
 DEFAULT_STOP_TIMEOUT = 10
-SOURCES = ("auto", "engine", "mountpoint")
-# zstd job size for the Mountpoint source, where zstd gets every core: 2 MiB jobs kept peak RSS at
+# zstd job size for method host, where zstd gets every core: 2 MiB jobs kept peak RSS at
 # 55 MB (8 MiB, zstd's default at level 3: 136 MB) for an archive 1.4 % bigger (1 GiB benchmark).
 HOST_JOB_SIZE = 2 << 20
+_UNSET = object()
 
 
 class BackupFailed(Exception):
@@ -343,7 +344,8 @@ class BackupRun:
         self._stopped_now = set()
         self._paused_now = set()
         self._health_before = {}  # container id -> health when it was stopped (None: no healthcheck)
-        self._tar_version = False  # not looked up yet
+        self._tar_version = _UNSET
+        self._remaps_ids = _UNSET  # None: docker info failed
 
     # -- helpers --
     def _log(self, text):
@@ -485,15 +487,21 @@ class BackupRun:
         except Exception as exc:  # pylint: disable=broad-except  # reported, the backup stands
             self.warnings.append("could not remove helper container %s: %s" % (helper_id[:12], exc))
 
-    def _source(self, volume_plan, helper_id):
-        """('mountpoint' | 'engine', why the Mountpoint is not used or None)."""
-        wanted = self.options.get("source") or "auto"
-        if wanted == "engine":
-            return "engine", "source: engine"
-        if self._tar_version is False:
+    def _method(self, volume_plan, helper_id):
+        """('host' | 'api', why: 'requested', or why the volume's directory is not read)."""
+        wanted = self.options.get("method") or "auto"
+        if wanted == "api":
+            return "api", "requested"
+        if self._tar_version is _UNSET:
             self._tar_version = gnu_tar_version()
         mountpoint = volume_plan.get("mountpoint")
+        if self._remaps_ids is _UNSET:
+            try:
+                self._remaps_ids = remaps_ids(self.api.info().get("SecurityOptions"))
+            except Exception:  # pylint: disable=broad-except  # unknown: no fast path
+                self._remaps_ids = None
         facts = {"euid": os.geteuid() if hasattr(os, "geteuid") else None, "local_engine": local_engine(self.api),
+                 "remaps_ids": self._remaps_ids,
                  "driver": volume_plan.get("driver"), "driver_options": volume_plan.get("driver_options"),
                  "mountpoint": mountpoint, "tar_version": self._tar_version, "lstat": None, "engine_stat": None}
         if mountpoint and os.path.isabs(mountpoint):
@@ -509,12 +517,12 @@ class BackupRun:
                 pass
         refusal = mountpoint_refusal(facts)
         if refusal is None:
-            return "mountpoint", None
-        if wanted == "mountpoint":
-            raise BackupFailed("source", "source is mountpoint, but volume %s cannot be read from its directory "
-                                         "here: %s. Use source auto (falls back to the Engine API) or engine"
+            return "host", "running as root on the engine host"
+        if wanted == "host":
+            raise BackupFailed("method", "method is host, but volume %s cannot be read from its directory "
+                                         "here: %s. Use method auto (falls back to the Engine API) or api"
                                % (volume_plan["name"], refusal))
-        return "engine", refusal
+        return "api", refusal
 
     def _archive_volume(self, volume_plan):
         final = os.path.join(self.backup_dir, volume_plan["archive"])
@@ -542,13 +550,12 @@ class BackupRun:
         chunks = None
         chunk_size = self.options.get("chunk_size") or CHUNK_SIZE
         try:
-            source, refusal = self._source(volume_plan, helper_id)
-            self._log("volume=%s source=%s%s" % (volume_plan["name"], source,
-                                                 " (not the Mountpoint: %s)" % refusal if refusal else ""))
+            method, reason = self._method(volume_plan, helper_id)
+            self._log("volume=%s method=%s (%s)" % (volume_plan["name"], method, reason))
             # The output file first: an unread archive stream keeps the engine busy with the helper
             # (its removal then waits for the client timeout), so nothing may fail in between.
             with AtomicWriter(final) as writer:
-                if source == "mountpoint":
+                if method == "host":
                     # The helper stays until the end: while it exists the volume cannot be removed.
                     chunks = HostTarChunks(volume_plan["mountpoint"], chunk_size)
                     tuning = {"threads": effective_threads(self.options.get("threads")), "prefetch": 0,
@@ -578,12 +585,13 @@ class BackupRun:
             "raw_bytes": result.raw_bytes, "members": result.members, "file_bytes": result.file_bytes,
             "duration_s": result.duration_s, "mb_per_s": result.mb_per_s,
             "labels": volume_plan["labels"], "driver": volume_plan["driver"],
-            "consistency": volume_plan["consistency"], "helper_image": image, "source": source, "source_reason": refusal,
+            "consistency": volume_plan["consistency"], "helper_image": image, "method": method,
+            "method_reason": reason,
             "estimated_bytes": volume_plan.get("estimated_bytes"),
             "containers": [writer["name"] for writer in volume_plan["writers"]],
             "warnings": list(volume_plan["warnings"]), "created": _now(),
         }
-        if source == "mountpoint" and chunks.warnings:
+        if method == "host" and chunks.warnings:
             entry["warnings"].append("volume %s changed while GNU tar read it (%s); the copy may not be consistent"
                                      % (volume_plan["name"], "; ".join(chunks.warnings[:3])))
         if sqlite_names:

@@ -15,7 +15,7 @@ description:
   - Each volume is read through the Engine API from a helper container that is B(created, never started),
     with the volume mounted read-only, using an image already present on the engine (an image of the
     project's own containers, or O(helper_image)); nothing is ever pulled. The helper is removed on every path.
-    As root on the engine's host, GNU tar reads the volume's directory instead (O(source)).
+    As root on the engine's host, GNU tar reads the volume's directory instead (O(method)).
   - The tar stream is hashed (SHA-256 of the raw tar), compressed, hashed again (SHA-256 of the file) and
     written in 1 MiB chunks, so memory stays bounded whatever the volume size. A stream without the tar
     end-of-archive marker (dropped connection) fails the backup.
@@ -69,27 +69,28 @@ options:
     type: int
   threads:
     description:
-      - zstd worker threads. With the Engine API source, V(0) means every CPU core but one (at least one), because the
+      - zstd worker threads. With O(method=api), V(0) means every CPU core but one (at least one), because the
         engine builds the tar stream on the same host and needs a core of its own (on 2 cores, 1 thread backed up
         1.1 GB in 4.8 s at 60 MB peak memory, 2 threads took 6.4 s at 173 MB; see docs/benchmarks.md).
-      - With the Mountpoint source, V(0) means every core, in 2 MiB jobs (GNU tar costs a fifth of what the engine does).
+      - With O(method=host), V(0) means every core, in 2 MiB jobs (GNU tar costs a fifth of the engine's CPU).
     type: int
     default: 0
-  source:
+  method:
     description:
-      - Where each volume's tar stream comes from.
-      - V(engine) always uses the Engine API (C(get_archive) on the helper container). It works with any engine,
+      - Where each volume's tar stream comes from (the same names as M(homeiq.phase0.volume_restore)'s O(method)).
+      - V(api) always uses the Engine API (C(get_archive) on the helper container). It works with any engine,
         remote or rootless.
-      - V(mountpoint) runs GNU tar on the volume's directory on this host, while the helper container holds the volume.
-        It is about 1.6 times as fast on 2 cores (docs/benchmarks.md) and writes the same kind of archive (C(./)
-        members, numeric owners, whole-second mtimes, C(security.capability)). It needs root, a local engine (unix
-        socket), a C(local) volume without driver options, GNU tar 1.28 or later, and the engine's stat of the
-        volume root (mtime to the nanosecond and mode) must match the directory. When a check fails, the task fails
-        with C(error_kind=source) and names the check.
-      - V(auto) uses V(mountpoint) for each volume that passes every check and V(engine) for the others;
-        each entry of RV(volumes) (C(source), C(source_reason)) and C(backup.log) say which one was used and why.
+      - V(host) runs GNU tar on the volume's directory on this host, while the helper container holds the volume.
+        On 2 cores it backed up the 1 GiB benchmark volume in 3.0-3.3 s against 4.4-5.2 s (docs/benchmarks.md), and
+        it writes the same archive members (C(./) names, numeric owners, whole-second mtimes, C(security.capability)).
+        It needs root, a local engine (unix socket) that does not remap user ids (no userns-remap, not rootless), a
+        C(local) volume without driver options, GNU tar 1.28 or later, and the engine's stat of the volume root (mtime
+        to the nanosecond and mode) must match the directory. When a check fails, the task fails with
+        C(error_kind=method) and names the check.
+      - V(auto) uses V(host) for each volume that passes every check and V(api) for the others; each entry of
+        RV(volumes) (C(method), C(method_reason)) and C(backup.log) say which one was used and why.
     type: str
-    choices: [auto, engine, mountpoint]
+    choices: [auto, api, host]
     default: auto
   consistency:
     description:
@@ -181,8 +182,8 @@ volumes:
     - One entry per archived volume, ready for M(homeiq.phase0.backup_manifest).
     - "Keys: name, archive (relative path), path, compression, compression_level, threads, sha256 and bytes (of the
       compressed file), raw_sha256 and raw_bytes (of the tar stream), members, file_bytes, duration_s, mb_per_s,
-      labels, driver, consistency (stop, pause, live, idle or none), helper_image, source (engine or mountpoint),
-      source_reason (why not the Mountpoint, or null), containers, warnings, created, estimated_bytes, sqlite_files
+      labels, driver, consistency (stop, pause, live, idle or none), helper_image, method (api or host), method_reason
+      (requested, or why not host), containers, warnings, created, estimated_bytes, sqlite_files
       (when any)."
   returned: success
   type: list
@@ -227,7 +228,7 @@ recovered_containers:
   type: list
   elements: dict
 error_kind:
-  description: On failure, what failed (locked, space, enospc, truncated, engine, hook, helper_image, unhealthy, interrupted, io, source).
+  description: On failure, what failed (locked, space, enospc, truncated, engine, hook, helper_image, unhealthy, interrupted, io, method).
   returned: failure
   type: str
 """
@@ -253,7 +254,7 @@ def argument_spec():
         compression=dict(type="str", choices=["zstd", "gzip", "none"], default="zstd"),
         compression_level=dict(type="int"),
         threads=dict(type="int", default=0),
-        source=dict(type="str", choices=["auto", "engine", "mountpoint"], default="auto"),
+        method=dict(type="str", choices=["auto", "api", "host"], default="auto"),
         consistency=dict(type="str", choices=["auto", "stop", "pause", "live"], default="auto"),
         helper_image=dict(type="str"),
         stop_timeout=dict(type="int"),

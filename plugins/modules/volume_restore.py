@@ -171,7 +171,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.homeiq.phase0.plugins.module_utils.archive_codec import HAS_ZSTD, ZSTD_IMPORT_ERROR
 from ansible_collections.homeiq.phase0.plugins.module_utils.docker_client import (
-    Phase0DockerClient, docker_argument_spec)
+    Phase0DockerClient, docker_argument_spec, remaps_ids)
 from ansible_collections.homeiq.phase0.plugins.module_utils.restore_engine import pick_helper_image
 from ansible_collections.homeiq.phase0.plugins.module_utils.restore_plan import (
     choose_method, compose_labels_missing, host_path_problem, plan_volume, select_entries)
@@ -245,6 +245,12 @@ def main():
     client = Phase0DockerClient(module)
     api = client.api
     is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    remapped = False
+    if is_root and (client.endpoint or "").startswith("unix://"):
+        try:
+            remapped = remaps_ids(api.info().get("SecurityOptions"))
+        except Exception:  # pylint: disable=broad-except  # unknown: the Engine API path is used
+            remapped = None
     results = []
     try:
         for item in items:
@@ -253,11 +259,11 @@ def main():
                                     if k in ("sha256", "bytes", "raw_sha256", "raw_bytes", "members", "file_bytes"))
             item["helper_image"] = pick_helper_image(api, params["helper_image"],
                                                      helper_candidates(api, target, manifest))
-            host_reason = host_path_problem(is_root, client.endpoint, None)
+            host_reason = host_path_problem(is_root, client.endpoint, None, remapped)
             found = inspect_target(api, target, item["archive"], item["expected"], validator_options,
                                    item["helper_image"], host_reason is None)
             volume = found["volume"] or {"Driver": entry.get("driver") or "local", "Options": entry.get("options")}
-            host_reason = host_path_problem(is_root, client.endpoint, volume)
+            host_reason = host_path_problem(is_root, client.endpoint, volume, remapped)
             item["method"], item["method_reason"] = choose_method(params["method"], host_reason is None, host_reason)
             item.update(found)
             # In check mode running containers do not block: a rollback checks its backup before it

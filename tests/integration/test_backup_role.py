@@ -68,6 +68,9 @@ def test_backup_set_is_complete_and_private(backed_up):
         log = handle.read()
     for volume in manifest["volumes"]:
         assert "volume=%s done" % volume["name"] in log, volume["name"]
+        # backup_method auto, as root next to the engine: every demo volume is a plain local one.
+        assert volume["method"] == "host" and volume["method_reason"] == "running as root on the engine host", volume
+        assert "volume=%s method=host (" % volume["name"] in log
     assert log.index("mb_s=") < log.index("# homeiq.phase0 backup ")
     # backup_trial_restore: every volume archive was restored into a scratch volume, counted, and removed.
     verify = json.load(open(os.path.join(backup, "verify.json")))

@@ -51,8 +51,8 @@ def actions(result):
     return [(event["name"].split("-", 1)[-1], event["action"], event["ok"]) for event in result["containers"]]
 
 
-@pytest.mark.parametrize("source", ["engine", "mountpoint"])
-def test_backup_stops_restarts_and_round_trips(stack, tmp_path, docker_client, source):
+@pytest.mark.parametrize("method", ["api", "host"])
+def test_backup_stops_restarts_and_round_trips(stack, tmp_path, docker_client, method):
     """Default consistency stops the writer, archives, starts it, waits for health; the archive
     restores byte for byte with owners, modes, links (TARGETS 11, 18 via our extractor), from the
     Engine API and from GNU tar on the Mountpoint alike."""
@@ -62,12 +62,12 @@ def test_backup_stops_restarts_and_round_trips(stack, tmp_path, docker_client, s
     wait_for(lambda: stack.state(stack.containers[0]).get("Health", {}).get("Status") == "healthy", 30, 0.2)
     old_umask = os.umask(0o022)
     try:
-        result = backup(stack, backup_dir(tmp_path), source=source)
+        result = backup(stack, backup_dir(tmp_path), method=method)
     finally:
         os.umask(old_umask)
     assert not result.get("failed"), result.get("msg")
-    assert result["volumes"][0]["source"] == source and result["volumes"][0]["source_reason"] == (
-        "source: engine" if source == "engine" else None)
+    assert result["volumes"][0]["method"] == method and result["volumes"][0]["method_reason"] == (
+        "requested" if method == "api" else "running as root on the engine host")
     assert actions(result) == [("api", "stop", True), ("api", "start", True)]
     assert [(h["name"].split("-", 1)[-1], h["status"]) for h in result["health"]] == [("api", "healthy")]
     assert stack.state(stack.containers[0])["Running"] and stack.state(stack.containers[1])["Running"]
@@ -85,7 +85,7 @@ def test_backup_stops_restarts_and_round_trips(stack, tmp_path, docker_client, s
     with open(os.path.join(backup_dir(tmp_path), "backup.log")) as handle:
         log = handle.read()
     assert "volume=%s done" % volume in log and "mb_s=" in log
-    assert "volume=%s source=%s" % (volume, source) in log
+    assert "volume=%s method=%s (" % (volume, method) in log
     staging = tmp_path / "staging"
     staging.mkdir()
     facts = extract_archive(path, str(staging), expected=entry)
@@ -117,40 +117,40 @@ def archive_members(path):
     return found
 
 
-def test_mountpoint_and_engine_archives_hold_the_same_members(stack, tmp_path):
+def test_host_and_api_archives_hold_the_same_members(stack, tmp_path):
     """The fast path writes the archive the Engine API would: same names, types, modes, owners,
     sizes, whole-second mtimes, link targets and bytes, member for member (long names included)."""
     volume = stack.volume("data", fill=FILL_MIXED.format(mb=2) + " && mkdir -p /data/" + "d" * 120 +
                           " && echo deep > /data/" + "d" * 120 + "/" + "f" * 120 + " && touch '/data/a b ü'")
     results = {}
-    for source in ("engine", "mountpoint"):
+    for method in ("api", "host"):
         target = backup_dir(tmp_path, stamp="20260204_11180%d" % len(results))
-        result = backup(stack, target, source=source, helper_image=IMAGE)
+        result = backup(stack, target, method=method, helper_image=IMAGE)
         assert not result.get("failed"), result.get("msg")
         entry = result["volumes"][0]
-        assert entry["source"] == source
-        results[source] = (entry, archive_members(os.path.join(target, entry["archive"])))
-    engine, mountpoint = results["engine"][1], results["mountpoint"][1]
-    assert len(engine) == results["engine"][0]["members"] == results["mountpoint"][0]["members"] == 11
-    assert mountpoint == engine
-    assert results["engine"][0]["file_bytes"] == results["mountpoint"][0]["file_bytes"]
+        assert entry["method"] == method
+        results[method] = (entry, archive_members(os.path.join(target, entry["archive"])))
+    api, host = results["api"][1], results["host"][1]
+    assert len(api) == results["api"][0]["members"] == results["host"][0]["members"] == 11
+    assert host == api
+    assert results["api"][0]["file_bytes"] == results["host"][0]["file_bytes"]
 
 
 def test_volume_with_driver_options_is_read_through_the_engine(stack, tmp_path, docker_client):
     """A local volume with driver options (here tmpfs; NFS and CIFS alike) is only mounted while a
-    container uses it: auto reads it through the engine and says why; source=mountpoint refuses."""
+    container uses it: auto reads it through the engine and says why; method=host refuses."""
     volume = stack.volume("scratch", driver_opts={"type": "tmpfs", "device": "tmpfs", "o": "size=8m"})
     target = backup_dir(tmp_path)
     result = backup(stack, target, helper_image=IMAGE)
     assert not result.get("failed"), result.get("msg")
     entry = result["volumes"][0]
-    assert entry["source"] == "engine" and "driver options" in entry["source_reason"]
+    assert entry["method"] == "api" and "driver options" in entry["method_reason"]
     with open(os.path.join(target, "backup.log")) as handle:
-        assert "volume=%s source=engine (not the Mountpoint: the local volume has driver options" % volume \
+        assert "volume=%s method=api (the local volume has driver options" % volume \
             in handle.read()
-    forced = backup(stack, backup_dir(tmp_path, stamp="20260204_111805"), source="mountpoint", helper_image=IMAGE)
-    assert forced.get("failed") and forced["error_kind"] == "source"
-    assert volume in forced["msg"] and "driver options" in forced["msg"] and "source auto" in forced["msg"]
+    forced = backup(stack, backup_dir(tmp_path, stamp="20260204_111805"), method="host", helper_image=IMAGE)
+    assert forced.get("failed") and forced["error_kind"] == "method"
+    assert volume in forced["msg"] and "driver options" in forced["msg"] and "method auto" in forced["msg"]
     assert not os.path.exists(os.path.join(backup_dir(tmp_path, stamp="20260204_111805"), entry["archive"]))
     assert not helpers_left(docker_client, stack.project)
 

@@ -199,3 +199,15 @@ def test_bounded_map_respects_the_bound():
 
 def test_bounded_map_empty():
     assert dc.bounded_map(lambda x: x, []) == []
+
+
+@pytest.mark.parametrize("options, expected", [
+    (None, False),
+    ([], False),
+    (["name=apparmor", "name=seccomp,profile=default", "name=cgroupns"], False),
+    (["name=seccomp,profile=default", "name=userns"], True),
+    (["name=seccomp,profile=default", "name=rootless", "name=cgroupns"], True),
+    (["name=usernsx"], False),
+])
+def test_remaps_ids(options, expected):
+    assert dc.remaps_ids(options) is expected

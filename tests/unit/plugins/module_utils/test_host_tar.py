@@ -21,7 +21,7 @@ class FakeStat:
         self.st_mtime_ns = mtime_ns
 
 
-GOOD = {"euid": 0, "local_engine": True, "driver": "local", "driver_options": False,
+GOOD = {"euid": 0, "local_engine": True, "remaps_ids": False, "driver": "local", "driver_options": False,
         "mountpoint": "/var/lib/docker/volumes/v/_data", "tar_version": (1, 34), "lstat": FakeStat(),
         "engine_stat": {"name": "phase0-src", "mode": (1 << 31) | 0o755, "mtime": "2026-12-04T09:29:41.311203833Z"}}
 
@@ -30,6 +30,8 @@ GOOD = {"euid": 0, "local_engine": True, "driver": "local", "driver_options": Fa
     ({}, None),
     ({"euid": 1000}, "does not run as root"),
     ({"local_engine": False}, "not on this host"),
+    ({"remaps_ids": True}, "remaps user ids"),
+    ({"remaps_ids": None}, "security options are unknown"),
     ({"driver": "rexray"}, "driver is rexray"),
     ({"driver_options": True}, "driver options"),
     ({"mountpoint": None}, "no absolute Mountpoint"),

@@ -56,6 +56,13 @@ def test_host_path_problem(is_root, endpoint, volume, problem):
     assert (found is None) if problem is None else (problem in found)
 
 
+@pytest.mark.parametrize("remaps, problem", [
+    (False, None), (True, "remaps user ids"), (None, "security options are unknown")])
+def test_host_path_problem_when_the_engine_remaps_ids(remaps, problem):
+    found = host_path_problem(True, "unix:///var/run/docker.sock", {"Driver": "local"}, remaps)
+    assert (found is None) if problem is None else (problem in found)
+
+
 @pytest.mark.parametrize("requested, host_ok, method", [
     ("auto", True, "host"), ("auto", False, "api"), ("api", True, "api"), ("host", True, "host")])
 def test_choose_method(requested, host_ok, method):
