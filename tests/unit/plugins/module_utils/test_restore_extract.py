@@ -1,4 +1,5 @@
-"""Host-path extraction into a directory (local files only)."""
+"""Host-path restore into a directory (local files only): archive_extract called the way
+restore_volume's host path calls it, and the directory swap."""
 import io
 import os
 import stat
@@ -6,8 +7,8 @@ import tarfile
 
 import pytest
 
-from ansible_collections.homeiq.phase0.plugins.module_utils.restore_extract import (
-    extract_into, is_empty_dir, swap_directories)
+from ansible_collections.homeiq.phase0.plugins.module_utils.archive_extract import extract_archive
+from ansible_collections.homeiq.phase0.plugins.module_utils.restore_extract import is_empty_dir, swap_directories
 
 
 def _member(name, kind=tarfile.REGTYPE, data=b"", linkname="", mode=0o644, mtime=1600000000, uid=0):
@@ -37,8 +38,10 @@ def test_extract_keeps_modes_links_and_mtimes(tmp_path):
         _member("./abs", tarfile.SYMTYPE, linkname="/etc/hostname", mtime=1400000000),
         _member("./fifo", tarfile.FIFOTYPE),
     ])
-    counts = extract_into(archive, str(dest))
-    assert counts == {"members": 6, "file_bytes": 4}
+    path = tmp_path / "v.tar"
+    path.write_bytes(archive.getvalue())
+    facts = extract_archive(str(path), str(dest), keep_setuid=True, prevalidate=False, allow_external_symlinks=True)
+    assert (facts["members"], facts["file_bytes"]) == (6, 4)
     root, d, f, h = (os.lstat(str(p)) for p in (dest, dest / "d", dest / "d" / "f", dest / "d" / "h"))
     assert stat.S_IMODE(root.st_mode) == 0o1777 and int(root.st_mtime) == 1500000000
     assert stat.S_IMODE(d.st_mode) == 0o2775 and d.st_uid == 70
