@@ -24,9 +24,11 @@ helper image is the busybox fixture). Then, on that same volume, side by side in
                        also the call's own time inside that process (without start-up and imports),
                        and that call with check_members false (P5's decompress + re-hash + tar walk,
                        without judging each member as a restore would).
-  restore              archive_extract.extract_archive (validate every member first, then write
-                       with owners, modes, links, mtimes) into a scratch dir in a child process,
-                       vs `zstd -dc | tar -xpf - --numeric-owner` into another scratch dir.
+  restore              what volume_restore's host method does, in a child process: scan_archive
+                       (both hashes and every member judged before any write), then
+                       archive_extract.extract_archive (judged again while written, owners, modes,
+                       links, mtimes) into a scratch dir, vs `zstd -dc | tar -xpf - --numeric-owner`
+                       into another scratch dir.
 
 CPU accounting: the engine's CPU (dockerd with the tar child it re-executes and reaps) during the
 drain and during our backup, the drain's reader and the module process (rusage). Their sum over the
@@ -231,7 +233,11 @@ print(json.dumps(facts))
 CHILD_RESTORE = """
 import json, sys
 from ansible_collections.homeiq.phase0.plugins.module_utils.archive_extract import extract_archive
-print(json.dumps(extract_archive(sys.argv[1], sys.argv[2], expected=json.loads(sys.argv[3]))))
+from ansible_collections.homeiq.phase0.plugins.module_utils.restore_stream import scan_archive
+expected = json.loads(sys.argv[3])
+report = scan_archive(sys.argv[1], expected=expected)
+assert report.ok, report.problems
+print(json.dumps(extract_archive(sys.argv[1], sys.argv[2], keep_setuid=True, prevalidate=False, expected=expected)))
 """
 
 
@@ -385,7 +391,7 @@ def main():
         walk_rate = row("  without member checks", med["verify_walk"], raw,
                         note="(check_members: false: decompress, re-hash, walk)")
         list_rate = row("zstd -dc | tar -tvf", med["list"], raw, reference=med["verify"])
-        row("restore: ours", med["restore"], raw, rss=med["restore_rss"], note="(validate first, then write)")
+        row("restore: ours", med["restore"], raw, rss=med["restore_rss"], note="(verify and judge first, then write)")
         row("zstd -dc | tar -xp", med["untar"], raw, reference=med["restore"])
         print("targets: api/drain %.2f (P1 >= 0.85), host/drain %.2f (>= 0.85), "
               "host/tar|zstd %.2f (P2 >= 0.8), /tar czf %s and %s (>= 3), verify/(zstd|tar -tv) %.2f (>= 0.7), "

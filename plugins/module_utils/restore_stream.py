@@ -26,12 +26,11 @@ Two readers over the same archive file, both streaming in bounded chunks:
 """
 from __future__ import annotations
 
-import hashlib
 import time
 
 from ansible_collections.homeiq.phase0.plugins.module_utils.archive_codec import (
     CodecError, DecompressingReader, detect_codec)
-from ansible_collections.homeiq.phase0.plugins.module_utils.archive_stream import HashingReader
+from ansible_collections.homeiq.phase0.plugins.module_utils.archive_threads import BackgroundHasher, ThreadedFileReader
 from ansible_collections.homeiq.phase0.plugins.module_utils.archive_tarscan import (
     TarFormatError, TarScanner)
 from ansible_collections.homeiq.phase0.plugins.module_utils.tar_validate import (
@@ -80,10 +79,14 @@ def compare_expected(actual, expected):
 
 
 def _open_archive(path):
-    handle = open(path, "rb")  # pylint: disable=consider-using-with  # closed by the callers
-    hashed = HashingReader(handle)
-    codec = detect_codec(_peek(handle))
-    return handle, hashed, codec
+    handle = open(path, "rb", buffering=0)  # pylint: disable=consider-using-with  # owned by ThreadedFileReader
+    try:
+        codec = detect_codec(_peek(handle))
+    except BaseException:
+        handle.close()
+        raise
+    # The file is read and its compressed hash taken in a thread of its own (closes the handle).
+    return ThreadedFileReader(handle, CHUNK_SIZE), codec
 
 
 def _peek(handle):
@@ -96,9 +99,11 @@ class _Pipeline:
     """archive file -> compressed hash -> decompressor -> raw hash -> scanner (+ validator)."""
 
     def __init__(self, path, validator_options):
-        self.handle, self.hashed, self.codec = _open_archive(path)
+        self.hashed, self.codec = _open_archive(path)
         self.reader = DecompressingReader(self.hashed, self.codec, read_size=CHUNK_SIZE)
-        self.raw_hash = hashlib.sha256()
+        # SHA-256 of the raw tar in a thread too: this one decompresses and judges the members.
+        self.raw_hash = BackgroundHasher()
+        self._raw_digest = None
         self.validator = TarMemberValidator(**validator_options)
         self.unsafe = []
         self.scanner = TarScanner(on_member=self._judge)
@@ -117,16 +122,22 @@ class _Pipeline:
             self.scanner.feed(data)
         return data
 
+    def _raw_sha256(self):
+        if self._raw_digest is None:
+            self._raw_digest = self.raw_hash.hexdigest()  # once: it ends the hashing thread
+        return self._raw_digest
+
     def measured(self):
         return {"sha256": self.hashed.sha256, "bytes": self.hashed.bytes,
-                "raw_sha256": self.raw_hash.hexdigest(), "raw_bytes": self.scanner.raw_bytes,
+                "raw_sha256": self._raw_sha256(), "raw_bytes": self.scanner.raw_bytes,
                 "members": self.scanner.members, "file_bytes": self.scanner.file_bytes}
 
     def close(self):
         try:
             self.reader.close()
         finally:
-            self.handle.close()
+            self.hashed.close()
+            self._raw_sha256()
 
 
 def _unsafe_problems(unsafe):
