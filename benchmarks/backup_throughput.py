@@ -289,28 +289,21 @@ def main():
             backup_dir = os.path.join(work, "backups", "phase0_bench%02d" % index)
             host_dir = os.path.join(work, "backups", "phase0_host%02d" % index)
 
-            def api_source(backup_dir=backup_dir):
+            def timed_backup(method, target, key):
+                """One module backup with `method`; its figures go into r under `key`."""
                 settle()
-                (r["module"], r["module_rss"], found), r["module_engine_cpu"] = engine_cpu_during(
-                    lambda: module_backup(volume, backup_dir, args.threads, "api"))
-                r["module_cpu"] = LAST_CPU[0]
-                r["pipeline"] = found["duration_s"]
+                (r[key], r[key + "_rss"], found), r[key + "_engine_cpu"] = engine_cpu_during(
+                    lambda: module_backup(volume, target, args.threads, method))
+                r[key + "_cpu"] = LAST_CPU[0]
+                r[key + "_pipeline"] = found["duration_s"]
+                r[key + "_ratio"] = found["raw_bytes"] / float(found["bytes"])
                 return found
 
-            def host_source(host_dir=host_dir):
-                settle()
-                (r["host"], r["host_rss"], found), r["host_engine_cpu"] = engine_cpu_during(
-                    lambda: module_backup(volume, host_dir, args.threads, "host"))
-                r["host_cpu"] = LAST_CPU[0]
-                r["host_pipeline"] = found["duration_s"]
-                r["ratio_host"] = found["raw_bytes"] / float(found["bytes"])
-                return found
-
-            # Alternate which source goes first, as for the extracts below.
+            # Alternate which method goes first, as for the extracts below.
             if index % 2 == 0:
-                entry, host_entry = api_source(), host_source()
+                entry, host_entry = timed_backup("api", backup_dir, "module"), timed_backup("host", host_dir, "host")
             else:
-                host_entry, entry = host_source(), api_source()
+                host_entry, entry = timed_backup("host", host_dir, "host"), timed_backup("api", backup_dir, "module")
             raw = entry["raw_bytes"]
             archive = os.path.join(backup_dir, entry["archive"])
             assert host_entry["members"] == entry["members"], (host_entry["members"], entry["members"])
@@ -320,7 +313,6 @@ def main():
             baseline = os.path.join(work, "baseline%02d.tar.zst" % index)
             settle()
             r["tar_zstd"], dummy_rss, dummy = shell("tar -C %s -cf - . | zstd -q -3 -T0 -o %s" % (mountpoint, baseline))
-            r["ratio_ours"] = raw / float(entry["bytes"])
             r["ratio_base"] = raw / float(os.path.getsize(baseline))
             if not args.skip_czf:
                 czf_dir = os.path.join(work, "czf%02d" % index)
@@ -361,7 +353,7 @@ def main():
             shutil.rmtree(host_dir)
             print("round %d: backup api %.2f s, host %.2f s (pipelines %.2f, %.2f), drain %.2f s, "
                   "tar|zstd %.2f s, verify call %.2f s, zstd|tar -tv %.2f s, restore %.2f s, tar -x %.2f s" % (
-                      index + 1, r["module"], r["host"], r["pipeline"], r["host_pipeline"], r["drain"],
+                      index + 1, r["module"], r["host"], r["module_pipeline"], r["host_pipeline"], r["drain"],
                       r["tar_zstd"], r["verify_call"], r["list"], r["restore"], r["untar"]), flush=True)
             r["raw"] = raw
             r["members"] = entry["members"]
@@ -371,12 +363,12 @@ def main():
         raw = med["raw"]
         print("raw tar %.1f MB, %d members; compression ratio ours %.2f (host %.2f), tar|zstd %.2f%s; "
               "%d round(s), medians" % (
-                  raw / MB, med["members"], med["ratio_ours"], med["ratio_host"], med["ratio_base"],
+                  raw / MB, med["members"], med["module_ratio"], med["host_ratio"], med["ratio_base"],
                   ", tar czf %.2f" % med["ratio_czf"] if "ratio_czf" in med else "", len(rounds)))
         print("%-26s %10s %14s %8s %9s" % ("method", "time", "raw MB/s", "ours is", "peak RSS"))
         ours = row("backup: module, api", med["module"], raw, rss=med["module_rss"],
                    note="(method api; process: start-up, engine calls, helper, fsync)")
-        row("  pipeline only", med["pipeline"], raw, note="(the module's own per-volume duration)")
+        row("  pipeline only", med["module_pipeline"], raw, note="(the module's own per-volume duration)")
         host = row("backup: module, host", med["host"], raw, rss=med["host_rss"],
                    note="(method host: GNU tar on the Mountpoint, what auto picks as root here)")
         row("  pipeline only", med["host_pipeline"], raw, note="(GNU tar -> the same pipeline)")
