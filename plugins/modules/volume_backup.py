@@ -81,7 +81,7 @@ options:
       - V(api) always uses the Engine API (C(get_archive) on the helper container). It works with any engine,
         remote or rootless.
       - V(host) runs GNU tar on the volume's directory on this host, while the helper container holds the volume.
-        On 2 cores it backed up the 1 GiB benchmark volume in 3.0-3.3 s against 4.4-5.2 s (docs/benchmarks.md), and
+        On 2 cores it backed up the 1 GiB benchmark volume in about 3.1 s against 4.5 s (medians of 3, docs/benchmarks.md), and
         it writes the same archive members (C(./) names, numeric owners, whole-second mtimes, C(security.capability)).
         It needs root, a local engine (unix socket) that does not remap user ids (no userns-remap, not rootless), a
         C(local) volume without driver options, GNU tar 1.28 or later, and the engine's stat of the volume root (mtime
