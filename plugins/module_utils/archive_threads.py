@@ -120,12 +120,12 @@ class BackgroundHasher:
                 return
             if self._error is not None:
                 continue  # keep draining, so update() never blocks on a dead consumer
-            self._digest.update(data)
-            if self._consumer is not None:
-                try:
+            try:
+                self._digest.update(data)
+                if self._consumer is not None:
                     self._consumer(data)
-                except BaseException:  # pylint: disable=broad-except  # handed to the caller's thread
-                    self._error = sys.exc_info()[1]
+            except BaseException:  # pylint: disable=broad-except  # handed to the caller's thread
+                self._error = sys.exc_info()[1]
 
     def update(self, data):
         if self._error is not None:

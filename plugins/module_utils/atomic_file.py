@@ -105,10 +105,8 @@ def _sync_file_range():
         return None
     try:
         import ctypes
-        import ctypes.util
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        function = libc.sync_file_range
-    except (OSError, AttributeError):
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range  # the process's own libc
+    except (ImportError, OSError, AttributeError):
         return None
     function.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
     function.restype = ctypes.c_int

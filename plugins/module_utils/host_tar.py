@@ -23,14 +23,16 @@ Interface:
     GNU_TAR_ARGS                            the options after `tar` (the cwd is given by -C)
     gnu_tar_version(executable='tar') -> (major, minor) or None
     parse_engine_time(text) -> int ns        RFC 3339 with nanoseconds, as the engine sends it
-    mountpoint_refusal(facts) -> None or a reason (str)
+    mountpoint_refusal(facts, check_identity=True) -> None or a reason (str)
         facts: euid, local_engine, remaps_ids (docker_client.remaps_ids; None: unknown), driver, driver_options, mountpoint, tar_version,
-               lstat (os.stat_result or None), engine_stat (the path-stat header dict or None)
+               lstat (os.stat_result or None), engine_stat (the path-stat header dict or None),
+               engine_stat_error (why there is none, optional)
     HostTarChunks(mountpoint, chunk_size=1 MiB, executable='tar')
         iterate once: chunks of the tar stream (bytes-like: a full chunk is a fresh bytearray,
         never reused); raises HostTarError if tar fails (exit >= 2 or a
-        signal), with its first stderr lines. .warnings: lines of a run that exited 1 (a file changed
-        while it was read). .close() ends tar on every path (it is killed if still running).
+        signal, or exit 1 because a file shrank: tar pads it with zeros), with its first stderr lines.
+        .warnings: lines of a run that exited 1 otherwise (a file changed or vanished while it was
+        read; the caller records the copy as not consistent). .close() ends tar on every path.
     HostTarError(RuntimeError)
 """
 from __future__ import annotations
@@ -86,8 +88,10 @@ def parse_engine_time(text):
     return seconds * 10 ** 9 + int(fraction)
 
 
-def mountpoint_refusal(facts):
-    """Why the volume cannot be read from its directory here (None: it can)."""
+def mountpoint_refusal(facts, check_identity=True):
+    """Why the volume cannot be read from its directory here (None: it can).
+
+    check_identity=False leaves out the comparison with the engine's stat (before a helper exists)."""
     if facts.get("euid") != 0:
         return "the module does not run as root"
     if not facts.get("local_engine"):
@@ -109,12 +113,15 @@ def mountpoint_refusal(facts):
     version = facts.get("tar_version")
     if version is None or tuple(version) < MIN_TAR_VERSION:
         return "GNU tar >= %d.%d is not installed" % MIN_TAR_VERSION
+    if not check_identity:
+        return None
     engine_stat = facts.get("engine_stat") or {}
     try:
         engine_ns = parse_engine_time(engine_stat.get("mtime"))
         engine_mode = int(engine_stat.get("mode"))
     except (TypeError, ValueError):
-        return "the engine did not report the volume root's stat"
+        return "the engine did not report the volume root's stat%s" % (
+            " (%s)" % facts["engine_stat_error"] if facts.get("engine_stat_error") else "")
     if engine_ns != lstat.st_mtime_ns or not engine_mode & _GO_MODE_DIR \
             or engine_mode & 0o777 != lstat.st_mode & 0o777:
         return "the directory %s is not the engine's volume (mtime or mode differ)" % mountpoint
@@ -129,9 +136,12 @@ class HostTarChunks:
         self._chunk_size = chunk_size
         self._stderr = tempfile.TemporaryFile()  # a file, so tar can never block on a full stderr pipe
         try:
+            # LC_ALL=C: names pass as raw bytes, as the engine writes them (another charset would be
+            # converted to UTF-8 in the PAX records), and tar's messages stay parseable.
             self._process = subprocess.Popen(
                 [executable, "-C", mountpoint] + list(GNU_TAR_ARGS), stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=self._stderr, close_fds=True, bufsize=0)
+                stdout=subprocess.PIPE, stderr=self._stderr, close_fds=True, bufsize=0,
+                env=dict(os.environ, LC_ALL="C"))
         except OSError as exc:
             self._stderr.close()
             raise HostTarError("could not run %s: %s" % (executable, exc))
@@ -174,7 +184,15 @@ class HostTarChunks:
     def _finish(self):
         code = self._process.wait()
         if code == 1:
-            self.warnings = self._stderr_lines() or ["tar exited 1 (a file changed while it was read)"]
+            lines = self._stderr_lines()
+            shrank = [line for line in lines if "shrank" in line]
+            if shrank:
+                # tar keeps the size it announced and pads with zeros: bytes that were never in the
+                # volume, under a valid checksum. The Engine API's stream breaks there instead.
+                raise HostTarError("a file shrank while GNU tar read it, so its copy would end in zeros that "
+                                   "were never in the volume: %s. Stop or pause its writers (consistency stop "
+                                   "or pause) or use method api" % "; ".join(shrank[:3]))
+            self.warnings = lines or ["tar exited 1 (a file changed while it was read)"]
         elif code != 0:
             lines = self._stderr_lines()
             raise HostTarError("GNU tar failed (%s): %s" % (

@@ -75,8 +75,9 @@ HELPER_ENTRYPOINT = ["/phase0-helper-never-started"]
 CHUNK_SIZE = 1 << 20
 MB = 1000.0 * 1000.0
 DEFAULT_STOP_TIMEOUT = 10
-# zstd job size for method host, where zstd gets every core: 2 MiB jobs kept peak RSS at
-# 55 MB (8 MiB, zstd's default at level 3: 136 MB) for an archive 1.4 % bigger (1 GiB benchmark).
+# zstd job size for method host, where zstd gets every core: 2 MiB jobs kept the pipeline's peak
+# RSS at 55 MB (8 MiB, zstd's default at level 3: 136 MB; the whole module process: 74 MB) for an
+# archive 1.4 % bigger (1 GiB benchmark).
 HOST_JOB_SIZE = 2 << 20
 _UNSET = object()
 
@@ -487,19 +488,16 @@ class BackupRun:
         except Exception as exc:  # pylint: disable=broad-except  # reported, the backup stands
             self.warnings.append("could not remove helper container %s: %s" % (helper_id[:12], exc))
 
-    def _method(self, volume_plan, helper_id):
-        """('host' | 'api', why: 'requested', or why the volume's directory is not read)."""
-        wanted = self.options.get("method") or "auto"
-        if wanted == "api":
-            return "api", "requested"
+    def _host_facts(self, volume_plan):
+        """Everything the host method needs except the engine's stat of the volume root."""
         if self._tar_version is _UNSET:
             self._tar_version = gnu_tar_version()
-        mountpoint = volume_plan.get("mountpoint")
         if self._remaps_ids is _UNSET:
             try:
                 self._remaps_ids = remaps_ids(self.api.info().get("SecurityOptions"))
             except Exception:  # pylint: disable=broad-except  # unknown: no fast path
                 self._remaps_ids = None
+        mountpoint = volume_plan.get("mountpoint")
         facts = {"euid": os.geteuid() if hasattr(os, "geteuid") else None, "local_engine": local_engine(self.api),
                  "remaps_ids": self._remaps_ids,
                  "driver": volume_plan.get("driver"), "driver_options": volume_plan.get("driver_options"),
@@ -509,19 +507,48 @@ class BackupRun:
                 facts["lstat"] = os.lstat(mountpoint)
             except OSError:
                 pass
-        if facts["lstat"] is not None:
-            try:
-                facts["engine_stat"] = engine_path_stat(self.api, helper_id, HELPER_MOUNT,
-                                                        self.options.get("stall_timeout") or 120)
-            except Exception:  # pylint: disable=broad-except  # no stat: no fast path
-                pass
-        refusal = mountpoint_refusal(facts)
-        if refusal is None:
-            return "host", "running as root on the engine host"
+        return facts
+
+    def _refuse_host(self, volume_plan, refusal):
+        raise BackupFailed("method", "method is host, but volume %s cannot be read from its directory here: %s. "
+                                     "Use method auto (falls back to the Engine API) or api"
+                           % (volume_plan["name"], refusal))
+
+    def _check_host_method(self):
+        """method host: refuse before any container is stopped, for what can be known without a helper."""
+        if self.options.get("method") != "host":
+            return
+        for volume_plan in self.plan["volumes"]:
+            refusal = mountpoint_refusal(self._host_facts(volume_plan), check_identity=False)
+            if refusal is not None:
+                self._refuse_host(volume_plan, refusal)
+
+    def _method(self, volume_plan, helper_id):
+        """('host' | 'api', why: 'requested', or why the volume's directory is not read)."""
+        wanted = self.options.get("method") or "auto"
+        if wanted == "api":
+            return "api", "requested"
+        for attempt in (1, 2):
+            facts = self._host_facts(volume_plan)
+            if facts["lstat"] is not None:
+                try:
+                    facts["engine_stat"] = engine_path_stat(self.api, helper_id, HELPER_MOUNT,
+                                                            self.options.get("stall_timeout") or 120)
+                except Exception as exc:  # pylint: disable=broad-except  # no stat: no fast path
+                    facts["engine_stat_error"] = "%s: %s" % (type(exc).__name__, exc)
+                # A writer creating a file in the volume root between the two stats changes its
+                # mtime: look once more before deciding the directory is another engine's volume.
+                try:
+                    facts["lstat"] = os.lstat(volume_plan["mountpoint"])
+                except OSError:
+                    facts["lstat"] = None
+            refusal = mountpoint_refusal(facts)
+            if refusal is None:
+                return "host", "running as root on the engine host"
+            if "not the engine's volume" not in refusal or attempt == 2:
+                break
         if wanted == "host":
-            raise BackupFailed("method", "method is host, but volume %s cannot be read from its directory "
-                                         "here: %s. Use method auto (falls back to the Engine API) or api"
-                               % (volume_plan["name"], refusal))
+            self._refuse_host(volume_plan, refusal)
         return "api", refusal
 
     def _archive_volume(self, volume_plan):
@@ -592,8 +619,10 @@ class BackupRun:
             "warnings": list(volume_plan["warnings"]), "created": _now(),
         }
         if method == "host" and chunks.warnings:
-            entry["warnings"].append("volume %s changed while GNU tar read it (%s); the copy may not be consistent"
-                                     % (volume_plan["name"], "; ".join(chunks.warnings[:3])))
+            entry["consistency"] = "none"
+            entry["warnings"].append("volume %s changed while GNU tar read it (%s): the copy is not consistent "
+                                     "(consistency: none); use stop or pause" % (
+                                         volume_plan["name"], "; ".join(chunks.warnings[:3])))
         if sqlite_names:
             entry["sqlite_files"] = sqlite_names
             if entry["consistency"] == "live" and has_live_wal(sqlite_names):
@@ -767,6 +796,7 @@ class BackupRun:
     def _archive_groups(self):
         plans = dict((volume["name"], volume) for volume in self.plan["volumes"])
         try:
+            self._check_host_method()
             for group in self.plan["groups"]:
                 if group["hooks"]:
                     self._run_hooks(group)
@@ -821,9 +851,9 @@ class BackupRun:
         elif isinstance(exc, HostTarError):
             kind, msg = "io", "reading the volume's directory failed, nothing published: %s" % exc
         elif isinstance(exc, TruncatedArchive):
-            kind, msg = "truncated", "the engine's tar stream was cut short, nothing published: %s" % exc
+            kind, msg = "truncated", "the volume's tar stream was cut short, nothing published: %s" % exc
         elif isinstance(exc, (TarFormatError, CodecError)):
-            kind, msg = "truncated", "the engine's tar stream is malformed, nothing published: %s" % exc
+            kind, msg = "truncated", "the volume's tar stream is malformed, nothing published: %s" % exc
         elif isinstance(exc, (Interrupted, KeyboardInterrupt)):
             kind, msg = "interrupted", "the backup was interrupted (%s); containers were restarted" % exc
         elif isinstance(exc, OSError):

@@ -82,11 +82,14 @@ options:
         remote or rootless.
       - V(host) runs GNU tar on the volume's directory on this host, while the helper container holds the volume.
         On 2 cores it backed up the 1 GiB benchmark volume in about 3.1 s against 4.5 s (medians of 3, docs/benchmarks.md), and
-        it writes the same archive members (C(./) names, numeric owners, whole-second mtimes, C(security.capability)).
+        it writes the same member list as the engine (C(./) names, types, modes, numeric owners, sizes, whole-second
+        mtimes, link targets, C(security.capability)). A file that shrinks while GNU tar reads it fails the backup (tar
+        would pad it with zeros); any other change while it is read records the copy as C(consistency=none).
         It needs root, a local engine (unix socket) that does not remap user ids (no userns-remap, not rootless), a
         C(local) volume without driver options, GNU tar 1.28 or later, and the engine's stat of the volume root (mtime
         to the nanosecond and mode) must match the directory. When a check fails, the task fails with
-        C(error_kind=method) and names the check.
+        C(error_kind=method) and names the check, before any container is stopped (the stat comparison, which needs
+        the helper, comes right before that volume's archive).
       - V(auto) uses V(host) for each volume that passes every check and V(api) for the others; each entry of
         RV(volumes) (C(method), C(method_reason)) and C(backup.log) say which one was used and why.
     type: str

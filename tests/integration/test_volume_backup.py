@@ -140,6 +140,7 @@ def test_volume_with_driver_options_is_read_through_the_engine(stack, tmp_path, 
     """A local volume with driver options (here tmpfs; NFS and CIFS alike) is only mounted while a
     container uses it: auto reads it through the engine and says why; method=host refuses."""
     volume = stack.volume("scratch", driver_opts={"type": "tmpfs", "device": "tmpfs", "o": "size=8m"})
+    writer = stack.container("api", {volume: True})
     target = backup_dir(tmp_path)
     result = backup(stack, target, helper_image=IMAGE)
     assert not result.get("failed"), result.get("msg")
@@ -151,6 +152,8 @@ def test_volume_with_driver_options_is_read_through_the_engine(stack, tmp_path, 
     forced = backup(stack, backup_dir(tmp_path, stamp="20260204_111805"), method="host", helper_image=IMAGE)
     assert forced.get("failed") and forced["error_kind"] == "method"
     assert volume in forced["msg"] and "driver options" in forced["msg"] and "method auto" in forced["msg"]
+    # Refused before anything was stopped: no container action at all, the writer kept running.
+    assert forced["containers"] == [] and stack.state(writer)["Running"]
     assert not os.path.exists(os.path.join(backup_dir(tmp_path, stamp="20260204_111805"), entry["archive"]))
     assert not helpers_left(docker_client, stack.project)
 

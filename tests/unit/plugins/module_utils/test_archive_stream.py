@@ -170,3 +170,16 @@ def test_switch_interval_is_lowered_only_while_streaming():
                    on_chunk=lambda raw: seen.append(sys.getswitchinterval()))
     assert seen and max(seen) <= GIL_SWITCH_INTERVAL + 1e-9
     assert sys.getswitchinterval() == before
+
+
+def test_a_failing_hash_update_is_raised_not_hung():
+    """The hashing thread survives its own error: update() and hexdigest() raise it, never block."""
+    from ansible_collections.homeiq.phase0.plugins.module_utils.archive_threads import BackgroundHasher
+
+    hasher = BackgroundHasher(depth=1)
+    hasher.update(object())  # not a buffer: hashlib raises TypeError in the thread
+    with pytest.raises(TypeError):
+        for _index in range(50):
+            hasher.update(b"x" * 4096)
+    with pytest.raises(TypeError):
+        hasher.hexdigest()

@@ -26,6 +26,13 @@ GOOD = {"euid": 0, "local_engine": True, "remaps_ids": False, "driver": "local",
         "engine_stat": {"name": "phase0-src", "mode": (1 << 31) | 0o755, "mtime": "2026-12-04T09:29:41.311203833Z"}}
 
 
+def test_identity_is_only_checked_when_asked():
+    facts = dict(GOOD, engine_stat=None, engine_stat_error="NotFound: no such container")
+    assert "NotFound: no such container" in mountpoint_refusal(facts)
+    assert mountpoint_refusal(facts, check_identity=False) is None
+    assert "driver options" in mountpoint_refusal(dict(facts, driver_options=True), check_identity=False)
+
+
 @pytest.mark.parametrize("change, reason", [
     ({}, None),
     ({"euid": 1000}, "does not run as root"),
@@ -142,10 +149,26 @@ def test_exit_1_is_a_warning_with_tar_s_message(tmp_path):
     assert chunks.warnings == ["tar: ./x: file changed as we read it"]
 
 
-def test_exit_2_fails_with_tar_s_message(tmp_path):
-    executable = fake_tar(tmp_path, 2, "tar: ./secret: Cannot open: Permission denied")
+def test_tar_runs_in_the_c_locale(tmp_path):
+    """Names pass as raw bytes (another locale's charset would be converted in PAX records)."""
+    (tmp_path / "stream.tar").write_bytes(b"")
+    script = tmp_path / "tar"
+    script.write_text("#!/bin/sh\necho \"LC_ALL=$LC_ALL\" >&2\nexit 1\n")
+    script.chmod(0o755)
+    chunks = HostTarChunks(str(tmp_path), executable=str(script))
+    read_all(chunks)
+    assert chunks.warnings == ["LC_ALL=C"]
+
+
+@pytest.mark.parametrize("exit_code, stderr, message", [
+    (2, "tar: ./secret: Cannot open: Permission denied", r"exit 2.*Cannot open: Permission denied"),
+    # tar keeps the announced size and pads with zeros: the archive would hold bytes never in the volume.
+    (1, "tar: ./db: File shrank by 4073 bytes; padding with zeros", r"shrank.*File shrank by 4073 bytes.*method api"),
+])
+def test_tar_failures_name_tar_s_message(tmp_path, exit_code, stderr, message):
+    executable = fake_tar(tmp_path, exit_code, stderr)
     chunks = HostTarChunks(str(tmp_path), executable=executable)
-    with pytest.raises(HostTarError, match=r"exit 2.*Cannot open: Permission denied"):
+    with pytest.raises(HostTarError, match=message):
         read_all(chunks)
 
 
