@@ -35,7 +35,6 @@ Interface:
     StreamResult: raw_sha256, raw_bytes, sha256, bytes (compressed), members, file_bytes,
                   codec, level, threads, duration_s, mb_per_s (raw MB/s), .as_dict()
     iter_file_chunks(fileobj, chunk_size=CHUNK_SIZE) -> generator of chunks
-    HashingReader(fileobj): .read(n) hashes what passes; .sha256 (hex), .bytes
 """
 from __future__ import annotations
 
@@ -73,29 +72,6 @@ def iter_file_chunks(fileobj, chunk_size=CHUNK_SIZE):
         if not data:
             return
         yield data
-
-
-class HashingReader:
-    """Wrap a binary file object; SHA-256 and count every byte read through it."""
-
-    def __init__(self, fileobj):
-        self._fileobj = fileobj
-        self._hash = hashlib.sha256()
-        self.bytes = 0
-
-    def read(self, size=-1):
-        data = self._fileobj.read(size)
-        if data:
-            self._hash.update(data)
-            self.bytes += len(data)
-        return data
-
-    def readable(self):
-        return True
-
-    @property
-    def sha256(self):
-        return self._hash.hexdigest()
 
 
 def archive_stream(chunks, writer, codec="zstd", level=None, threads=0, progress=None,

@@ -523,30 +523,36 @@ class BackupRun:
             if refusal is not None:
                 self._refuse_host(volume_plan, refusal)
 
+    def _identity_refusal(self, facts, helper_id):
+        """The engine's stat of the volume root (through the helper), then the directory's own."""
+        facts.pop("engine_stat_error", None)
+        try:
+            facts["engine_stat"] = engine_path_stat(self.api, helper_id, HELPER_MOUNT,
+                                                    self.options.get("stall_timeout") or 120)
+        except Exception as exc:  # pylint: disable=broad-except  # no stat: no fast path
+            facts["engine_stat"] = None
+            facts["engine_stat_error"] = "%s: %s" % (type(exc).__name__, exc)
+        try:
+            facts["lstat"] = os.lstat(facts["mountpoint"])
+        except OSError:
+            facts["lstat"] = None
+        return mountpoint_refusal(facts)
+
     def _method(self, volume_plan, helper_id):
         """('host' | 'api', why: 'requested', or why the volume's directory is not read)."""
         wanted = self.options.get("method") or "auto"
         if wanted == "api":
             return "api", "requested"
-        for attempt in (1, 2):
-            facts = self._host_facts(volume_plan)
-            if facts["lstat"] is not None:
-                try:
-                    facts["engine_stat"] = engine_path_stat(self.api, helper_id, HELPER_MOUNT,
-                                                            self.options.get("stall_timeout") or 120)
-                except Exception as exc:  # pylint: disable=broad-except  # no stat: no fast path
-                    facts["engine_stat_error"] = "%s: %s" % (type(exc).__name__, exc)
+        facts = self._host_facts(volume_plan)
+        refusal = mountpoint_refusal(facts, check_identity=False)
+        if refusal is None:
+            refusal = self._identity_refusal(facts, helper_id)
+            if refusal is not None and "not the engine's volume" in refusal:
                 # A writer creating a file in the volume root between the two stats changes its
                 # mtime: look once more before deciding the directory is another engine's volume.
-                try:
-                    facts["lstat"] = os.lstat(volume_plan["mountpoint"])
-                except OSError:
-                    facts["lstat"] = None
-            refusal = mountpoint_refusal(facts)
-            if refusal is None:
-                return "host", "running as root on the engine host"
-            if "not the engine's volume" not in refusal or attempt == 2:
-                break
+                refusal = self._identity_refusal(facts, helper_id)
+        if refusal is None:
+            return "host", "running as root on the engine host"
         if wanted == "host":
             self._refuse_host(volume_plan, refusal)
         return "api", refusal
