@@ -25,10 +25,14 @@ deepest first, so read-only directories and their mtimes come out right.
 Interface:
     extract_archive(archive_path, staging_dir, allow_devices=False, allow_external_symlinks=False,
                     keep_setuid=False, prevalidate=True, expected=None, progress=None,
-                    apply_root=True, chunk_size=1 MiB) -> dict(members, file_bytes, raw_bytes,
-                    raw_sha256, sha256, bytes, codec, owners_restored, xattrs_restored, duration_s)
-        expected: a manifest volume entry; its sha256 / raw_sha256 / members are checked after
-                  extraction and a mismatch raises ExtractError (staging must then be discarded).
+                    apply_root=True, chunk_size=1 MiB, hash_raw=True) -> dict(members, file_bytes,
+                    raw_bytes, raw_sha256, sha256, bytes, codec, owners_restored, xattrs_restored,
+                    duration_s)
+        expected: a manifest volume entry; its sha256 / bytes / raw_sha256 / raw_bytes / members
+                  are checked after extraction and a mismatch raises ExtractError (staging must
+                  then be discarded).
+        hash_raw=False: no SHA-256 of the raw tar (raw_sha256 is None and not compared), for a
+                  caller whose scan already proved it; the compressed hash still pins the bytes.
         raises tar_validate.UnsafeMember, archive_tarscan.TarFormatError/TruncatedArchive,
                archive_codec.CodecError, ExtractError, OSError.
     extract_stream(raw_chunks, staging_dir, ...) -> same facts without compressed ones
@@ -94,8 +98,8 @@ def prevalidate_archive(archive_path, allow_devices=False, allow_external_symlin
 
 
 def _reject_unsupported(member):
-    pax = member.pax_headers or {}
-    if member.type == tarfile.GNUTYPE_SPARSE or any(key.startswith("GNU.sparse.") for key in pax):
+    pax = member.pax_headers
+    if member.type == tarfile.GNUTYPE_SPARSE or (pax and any(key.startswith("GNU.sparse.") for key in pax)):
         raise UnsafeMember(member.name, "sparse members are not supported (the Engine API never writes them)")
 
 
@@ -123,6 +127,8 @@ class _FileSink:
 class _Extractor:
     def __init__(self, staging_dir, allow_devices, allow_external_symlinks, keep_setuid, apply_root):
         self.root = os.path.abspath(staging_dir)
+        # Member paths are normalized (no leading '/', no '.' or '..'), so joining is concatenation.
+        self.root_slash = self.root.rstrip("/") + "/"
         info = os.lstat(self.root)
         if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
             raise ExtractError("staging directory %s must be a real directory" % self.root)
@@ -136,7 +142,7 @@ class _Extractor:
         self.xattrs_restored = 0
 
     def _ensure_parents(self, relpath):
-        parent = os.path.dirname(relpath)
+        parent = relpath.rpartition("/")[0]
         if parent in self.verified_dirs:
             return
         parts = parent.split("/")
@@ -144,7 +150,7 @@ class _Extractor:
             prefix = "/".join(parts[:index])
             if prefix in self.verified_dirs:
                 continue
-            full = os.path.join(self.root, prefix)
+            full = self.root_slash + prefix
             try:
                 info = os.lstat(full)
             except FileNotFoundError:
@@ -175,7 +181,8 @@ class _Extractor:
         os.utime(target, ns=(mtime_ns, mtime_ns))
 
     def _capability(self, fd, member):
-        value = (member.pax_headers or {}).get(_CAPABILITY_KEY)
+        pax = member.pax_headers
+        value = pax.get(_CAPABILITY_KEY) if pax else None
         if value is None or not hasattr(os, "setxattr"):
             return
         try:
@@ -192,7 +199,7 @@ class _Extractor:
                 self.deferred_dirs.append((0, self.root, member))
             return None
         self._ensure_parents(relpath)
-        full = os.path.join(self.root, relpath)
+        full = self.root_slash + relpath
         kind = member.type
         if kind in REGULAR_TYPES:
             return _FileSink(self, full, member)
@@ -212,7 +219,7 @@ class _Extractor:
             mtime_ns = int(member.mtime) * 1000000000
             os.utime(full, ns=(mtime_ns, mtime_ns), follow_symlinks=False)
         elif kind == tarfile.LNKTYPE:
-            source = os.path.join(self.root, self.validator_target(member))
+            source = self.root_slash + self.validator_target(member)
             os.link(source, full, follow_symlinks=False)
         elif kind == tarfile.FIFOTYPE:
             os.mkfifo(full, 0o600)
@@ -239,22 +246,25 @@ class _Extractor:
 
 
 def extract_stream(raw_chunks, staging_dir, allow_devices=False, allow_external_symlinks=False,
-                   keep_setuid=False, progress=None, apply_root=True):
+                   keep_setuid=False, progress=None, apply_root=True, hash_raw=True):
     """Extract raw tar chunks into staging_dir (see module doc); returns the facts."""
     started = time.monotonic()
     extractor = _Extractor(staging_dir, allow_devices, allow_external_symlinks, keep_setuid, apply_root)
     scanner = TarScanner(on_member=extractor.on_member)
-    digest = BackgroundHasher()  # the raw hash beside the writes, on the other core
+    digest = BackgroundHasher() if hash_raw else None  # the raw hash beside the writes, on the other core
+    raw_sha256 = None
     try:
         for chunk in raw_chunks:
-            digest.update(chunk)
+            if digest is not None:
+                digest.update(chunk)
             scanner.feed(chunk)
             if progress is not None:
                 progress(scanner.raw_bytes)
         scanner.finish()
         extractor.finish()
     finally:
-        raw_sha256 = digest.hexdigest()
+        if digest is not None:
+            raw_sha256 = digest.hexdigest()
     return {"members": scanner.members, "file_bytes": scanner.file_bytes, "raw_bytes": scanner.raw_bytes,
             "raw_sha256": raw_sha256, "owners_restored": extractor.as_root,
             "xattrs_restored": extractor.xattrs_restored,
@@ -263,7 +273,7 @@ def extract_stream(raw_chunks, staging_dir, allow_devices=False, allow_external_
 
 def extract_archive(archive_path, staging_dir, allow_devices=False, allow_external_symlinks=False,
                     keep_setuid=False, prevalidate=True, expected=None, progress=None, apply_root=True,
-                    chunk_size=CHUNK_SIZE):
+                    chunk_size=CHUNK_SIZE, hash_raw=True):
     """Extract a (compressed) volume archive into staging_dir (see module doc)."""
     if prevalidate:
         prevalidate_archive(archive_path, allow_devices, allow_external_symlinks, chunk_size)
@@ -275,7 +285,7 @@ def extract_archive(archive_path, staging_dir, allow_devices=False, allow_extern
         # Decompression in a thread too, so this one only walks the tar and makes the files.
         chunks = Prefetcher(_raw_chunks(DecompressingReader(hashed, codec, chunk_size), chunk_size))
         facts = extract_stream(chunks, staging_dir, allow_devices, allow_external_symlinks, keep_setuid,
-                               progress, apply_root)
+                               progress, apply_root, hash_raw)
         while hashed.read(chunk_size):
             pass  # hash any trailing bytes the decompressor did not need
     finally:
@@ -286,7 +296,8 @@ def extract_archive(archive_path, staging_dir, allow_devices=False, allow_extern
     if expected:
         mismatches = ["%s %s, manifest says %s" % (key, facts[key], expected[key])
                       for key in ("sha256", "bytes", "raw_sha256", "raw_bytes", "members")
-                      if expected.get(key) is not None and facts.get(key) != expected[key]]
+                      if expected.get(key) is not None and facts.get(key) != expected[key]
+                      and (hash_raw or key != "raw_sha256")]
         if mismatches:
             raise ExtractError("archive %s does not match its manifest entry: %s; discard the staging "
                                "directory" % (archive_path, "; ".join(mismatches)))

@@ -24,7 +24,8 @@ Interface:
     gnu_tar_version(executable='tar') -> (major, minor) or None
     parse_engine_time(text) -> int ns        RFC 3339 with nanoseconds, as the engine sends it
     mountpoint_refusal(facts, check_identity=True) -> None or a reason (str)
-        facts: euid, local_engine, remaps_ids (docker_client.remaps_ids; None: unknown), driver, driver_options, mountpoint, tar_version,
+        facts: euid, local_engine, remaps_ids (docker_client.remaps_ids; None: unknown), driver, driver_options, mountpoint,
+               mountinfo (host_volume.read_mountinfo: a mount inside the directory is refused), tar_version,
                lstat (os.stat_result or None), engine_stat (the path-stat header dict or None),
                engine_stat_error (why there is none, optional)
     HostTarChunks(mountpoint, chunk_size=1 MiB, executable='tar')
@@ -45,12 +46,18 @@ import stat
 import subprocess
 import tempfile
 
+from ansible_collections.homeiq.phase0.plugins.module_utils.host_volume import (
+    engine_refusal, mounts_refusal, volume_refusal)
+
 CHUNK_SIZE = 1 << 20
 MIN_TAR_VERSION = (1, 28)  # --sort=name
 # Names, owners and mtimes as the engine writes them: `./` members, numeric ids, no atime/ctime
 # and no sub-second mtime records (the restore keeps whole seconds), stable PAX header names.
+# No --one-file-system: the engine mounts a volume recursively, so its archive crosses into a
+# file system mounted inside the directory, and tar must too (mountpoint_refusal sends a
+# volume with such a mount to the Engine API; this covers one mounted while tar runs).
 GNU_TAR_ARGS = (
-    "--numeric-owner", "--one-file-system", "--sort=name", "--format=pax",
+    "--numeric-owner", "--sort=name", "--format=pax",
     "--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime,delete=mtime",
     "--xattrs", "--xattrs-include=security.capability",
     "-cf", "-", ".")
@@ -92,24 +99,19 @@ def mountpoint_refusal(facts, check_identity=True):
     """Why the volume cannot be read from its directory here (None: it can).
 
     check_identity=False leaves out the comparison with the engine's stat (before a helper exists)."""
-    if facts.get("euid") != 0:
-        return "the module does not run as root"
-    if not facts.get("local_engine"):
-        return "the engine is not on this host (not a unix socket)"
-    if facts.get("remaps_ids") is None:
-        return "the engine's security options are unknown (docker info failed)"
-    if facts.get("remaps_ids"):
-        return "the engine remaps user ids (userns-remap or rootless), so the directory's owners are not the volume's"
-    if facts.get("driver") != "local":
-        return "the volume driver is %s, not local" % facts.get("driver")
-    if facts.get("driver_options"):
-        return "the local volume has driver options (a mount made only while a container runs)"
+    refusal = engine_refusal(facts.get("euid"), facts.get("local_engine"), facts.get("remaps_ids")) \
+        or volume_refusal(facts.get("driver"), facts.get("driver_options"))
+    if refusal is not None:
+        return refusal
     mountpoint = facts.get("mountpoint")
     if not mountpoint or not os.path.isabs(mountpoint):
         return "the engine reports no absolute Mountpoint"
     lstat = facts.get("lstat")
     if lstat is None or not stat.S_ISDIR(lstat.st_mode):
         return "the Mountpoint %s is not a directory on this host" % mountpoint
+    refusal = mounts_refusal(mountpoint, facts.get("mountinfo"))
+    if refusal is not None:
+        return refusal
     version = facts.get("tar_version")
     if version is None or tuple(version) < MIN_TAR_VERSION:
         return "GNU tar >= %d.%d is not installed" % MIN_TAR_VERSION

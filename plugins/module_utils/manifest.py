@@ -17,6 +17,8 @@ Interface:
     render_sha256sums(manifest) -> str                           `sha256sum -c` format (pure)
     parse_sha256sums(text) -> [(sha256, relpath)]                 (pure; reads GNU escapes)
     render_guide(manifest, backup_dir) -> str                     MANIFEST.md (pure)
+    rollback_command(project_dir, output_dir, backup_id) -> str  the rollback.yml command line, with
+        its rollback_confirm=true guard (pure; project_dir None -> '<project dir>' placeholder)
     check_files(backup_dir, manifest) -> [problem strings]        files exist, sizes match
     write_backup_manifest(backup_dir, manifest) -> {path: written}   SHA256SUMS, MANIFEST.md, manifest.json
     load_manifest(backup_dir) -> dict; raises IncompleteBackup when missing/partial/invalid
@@ -180,6 +182,32 @@ def _q(value):
     return shlex.quote(str(value))
 
 
+ROLLBACK_PLAYBOOK = "homeiq.phase0.rollback"
+PROJECT_DIR_PLACEHOLDER = "<project dir>"
+
+
+def rollback_command(project_dir, output_dir, backup_id):
+    """The command line that rolls back to backup_id - the one playbooks/rollback.yml accepts.
+
+    rollback.yml refuses to run without -e rollback_confirm=true (its only guard), so the switch is part
+    of the command. project_dir None stands for a project directory the caller does not know: the
+    '<project dir>' placeholder, for a person to fill in; output_dir None leaves phase0_output_dir to its
+    default (the project directory). Plain values go as -e key=value; when a value
+    needs shell quoting (spaces, quotes, ...), the variables go as one JSON -e argument, which
+    ansible-playbook reads as they are (key=value would split them at the space).
+    """
+    extra = [("phase0_project_dir", PROJECT_DIR_PLACEHOLDER if project_dir is None else str(project_dir)),
+             ("phase0_output_dir", None if output_dir is None else str(output_dir)),
+             ("phase0_backup_id", str(backup_id))]
+    extra = [(key, value) for key, value in extra if value is not None]
+    if all(_q(value) == value for key, value in extra if value != PROJECT_DIR_PLACEHOLDER):
+        args = " ".join("-e %s=%s" % item for item in extra) + " -e rollback_confirm=true"
+    else:
+        data = dict(extra, rollback_confirm=True)
+        args = "-e %s" % _q(json.dumps(data))
+    return "ansible-playbook %s %s" % (ROLLBACK_PLAYBOOK, args)
+
+
 def render_guide(manifest, backup_dir):
     """MANIFEST.md: what the backup holds and the exact commands to verify and restore it."""
     bid = manifest["backup_id"]
@@ -202,9 +230,9 @@ def render_guide(manifest, backup_dir):
         "```", "",
         "## Restore everything", "",
         "```sh",
-        "ansible-playbook homeiq.phase0.rollback -e phase0_project_dir=<project dir> -e phase0_output_dir=%s "
-        "-e phase0_backup_id=%s" % (_q(os.path.dirname(os.path.dirname(os.path.abspath(backup_dir)))), bid),
+        rollback_command(None, os.path.dirname(os.path.dirname(os.path.abspath(backup_dir))), bid),
         "```", "",
+        "Put the compose project's directory in place of `%s`." % PROJECT_DIR_PLACEHOLDER, "",
     ]
     volumes = manifest.get("volumes", ())
     if volumes:

@@ -6,19 +6,28 @@
 Interface:
     select_entries(manifest_volumes, names=None, volume_map=None) -> list of (entry, target_name)
         raises ValueError naming volumes asked for that the manifest does not have.
-    plan_volume(target_name, state, replace, running_users=()) -> dict(action, changed, problem)
+    plan_volume(target_name, state, replace, running_users=(), driver_options=None)
+        -> dict(action, changed, problem)
         state: 'missing' | 'empty' | 'same' (holds exactly the archive's tree) | 'different'
+        driver_options: the backup's recorded options; a missing volume whose options had a
+        secret withheld (volume_options.creation_problem) is 'blocked', not created without it.
         action: 'create' | 'fill' | 'replace' | 'unchanged' | 'blocked' | 'busy'
         problem: the message for the user when the action is 'blocked' or 'busy', else None.
     choose_method(requested, host_ok, host_reason) -> (method, reason)
         requested: 'auto' | 'api' | 'host'; raises ValueError when 'host' is asked for but impossible.
-    host_path_problem(is_root, endpoint, volume, remaps_ids=False) -> None or the reason the host fast
-        path cannot be used (remaps_ids: the engine runs with userns-remap or rootless, so host ids
-        in the directory are not the archive's container ids; None: unknown)
+    host_path_problem(is_root, endpoint, volume, remaps_ids=False, mountinfo='') -> None or the reason
+        the host fast path cannot be used (host_volume's checks; remaps_ids: the engine runs with
+        userns-remap or rootless, so host ids in the directory are not the archive's container ids;
+        None: unknown; mountinfo: host_volume.read_mountinfo, for an existing volume's Mountpoint,
+        which must have no mount at or inside it)
     staging_volume_name(target, run_id) -> str
     compose_labels_missing(labels) -> list of the Compose labels an entry lacks
 """
 from __future__ import annotations
+
+from ansible_collections.homeiq.phase0.plugins.module_utils.host_volume import (
+    engine_refusal, mounts_refusal, volume_refusal)
+from ansible_collections.homeiq.phase0.plugins.module_utils.volume_options import creation_problem
 
 COMPOSE_LABELS = ("com.docker.compose.project", "com.docker.compose.volume", "com.docker.compose.version")
 STAGING_LABEL = "homeiq.phase0.restore-staging"
@@ -39,7 +48,7 @@ def select_entries(manifest_volumes, names=None, volume_map=None):
     return [(by_name[name], mapping.get(name) or name) for name in wanted]
 
 
-def plan_volume(target_name, state, replace, running_users=()):
+def plan_volume(target_name, state, replace, running_users=(), driver_options=None):
     if state == "same":
         return {"action": "unchanged", "changed": False, "problem": None}
     if running_users:
@@ -47,6 +56,9 @@ def plan_volume(target_name, state, replace, running_users=()):
                 "problem": "volume %s is in use by running container(s) %s: stop them first (the restore "
                            "role stops the stack)" % (target_name, ", ".join(sorted(running_users)))}
     if state == "missing":
+        problem = creation_problem(target_name, driver_options)
+        if problem is not None:
+            return {"action": "blocked", "changed": False, "problem": problem}
         return {"action": "create", "changed": True, "problem": None}
     if state == "empty":
         return {"action": "fill", "changed": True, "problem": None}
@@ -58,22 +70,17 @@ def plan_volume(target_name, state, replace, running_users=()):
                        "replace it" % target_name}
 
 
-def host_path_problem(is_root, endpoint, volume, remaps_ids=False):
-    if not is_root:
-        return "the module does not run as root"
-    if not (endpoint or "").startswith("unix://"):
-        return "the engine is not on this host (docker_host %s)" % endpoint
-    if remaps_ids is None:
-        return "the engine's security options are unknown (docker info failed)"
-    if remaps_ids:
-        return "the engine remaps user ids (userns-remap or rootless), so the directory's owners are not the archive's"
-    if volume is None:
-        return None
-    if volume.get("Driver") != "local":
-        return "volume driver %s is not local" % volume.get("Driver")
-    if volume.get("Options"):
-        return "the volume has mount options (%s)" % ", ".join(sorted(volume["Options"]))
-    return None
+def host_path_problem(is_root, endpoint, volume, remaps_ids=False, mountinfo=""):
+    refusal = engine_refusal(0 if is_root else None, (endpoint or "").startswith("unix://"), remaps_ids,
+                             "docker_host %s" % endpoint)
+    if refusal is not None or volume is None:
+        return refusal
+    refusal = volume_refusal(volume.get("Driver"), volume.get("Options"))
+    if refusal is None and volume.get("Mountpoint"):
+        # The swap renames the volume's directory: a mount at it cannot be renamed, and one inside
+        # it would go with the old content, which is then deleted.
+        refusal = mounts_refusal(volume["Mountpoint"], mountinfo, include_self=True)
+    return refusal
 
 
 def choose_method(requested, host_ok, host_reason):

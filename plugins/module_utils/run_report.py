@@ -22,6 +22,8 @@ from __future__ import annotations
 import json
 import os
 
+from ansible_collections.homeiq.phase0.plugins.module_utils.manifest import rollback_command
+
 SCHEMA = "homeiq.phase0/run-report/v1"
 
 STEP_ORDER = ("infra", "backup", "healthcheck", "audit", "monitoring")
@@ -285,9 +287,7 @@ def build_report(steps, meta):
     backup_id = backup.get("backup_id") if usable else None
     rollback = {
         "backup_id": backup_id,
-        "command": ("ansible-playbook homeiq.phase0.rollback -e phase0_project_dir=%s -e phase0_output_dir=%s "
-                    "-e phase0_backup_id=%s -e rollback_confirm=true"
-                    % (meta.get("project_dir"), meta.get("output_dir"), backup_id)) if backup_id else None,
+        "command": rollback_command(meta.get("project_dir"), meta.get("output_dir"), backup_id) if backup_id else None,
     }
     return {
         "schema": SCHEMA,

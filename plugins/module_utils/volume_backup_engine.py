@@ -65,6 +65,7 @@ from ansible_collections.homeiq.phase0.plugins.module_utils.backup_lock import B
 from ansible_collections.homeiq.phase0.plugins.module_utils.docker_client import bounded_map, remaps_ids
 from ansible_collections.homeiq.phase0.plugins.module_utils.host_tar import (
     HostTarChunks, HostTarError, gnu_tar_version, mountpoint_refusal)
+from ansible_collections.homeiq.phase0.plugins.module_utils.host_volume import read_mountinfo
 from ansible_collections.homeiq.phase0.plugins.module_utils.volume_backup_plan import (
     has_live_wal, health_verdict, plan_backup, select_volumes, space_problem, sqlite_files)
 
@@ -501,7 +502,8 @@ class BackupRun:
         facts = {"euid": os.geteuid() if hasattr(os, "geteuid") else None, "local_engine": local_engine(self.api),
                  "remaps_ids": self._remaps_ids,
                  "driver": volume_plan.get("driver"), "driver_options": volume_plan.get("driver_options"),
-                 "mountpoint": mountpoint, "tar_version": self._tar_version, "lstat": None, "engine_stat": None}
+                 "mountpoint": mountpoint, "mountinfo": read_mountinfo(), "tar_version": self._tar_version,
+                 "lstat": None, "engine_stat": None}
         if mountpoint and os.path.isabs(mountpoint):
             try:
                 facts["lstat"] = os.lstat(mountpoint)
@@ -522,6 +524,27 @@ class BackupRun:
             refusal = mountpoint_refusal(self._host_facts(volume_plan), check_identity=False)
             if refusal is not None:
                 self._refuse_host(volume_plan, refusal)
+
+    def predicted_methods(self):
+        """Check mode: {volume name: (method, why)} as far as it is known without a helper (the
+        engine's stat of the volume root is compared only when the backup runs). Raises
+        BackupFailed for method host where a check fails, as the real run does."""
+        self._check_host_method()
+        wanted = self.options.get("method") or "auto"
+        found = {}
+        for volume_plan in self.plan["volumes"]:
+            refusal = None
+            if wanted != "api":
+                refusal = mountpoint_refusal(self._host_facts(volume_plan), check_identity=False)
+            if wanted == "api":
+                found[volume_plan["name"]] = ("api", "requested")
+            elif refusal is None:
+                found[volume_plan["name"]] = ("host", "running as root on the engine host, if the engine's stat "
+                                                      "of the volume root matches the directory (compared when "
+                                                      "the backup runs)")
+            else:
+                found[volume_plan["name"]] = ("api", refusal)
+        return found
 
     def _identity_refusal(self, facts, helper_id):
         """The engine's stat of the volume root (through the helper), then the directory's own."""
@@ -617,7 +640,7 @@ class BackupRun:
             "sha256": result.sha256, "bytes": result.bytes, "raw_sha256": result.raw_sha256,
             "raw_bytes": result.raw_bytes, "members": result.members, "file_bytes": result.file_bytes,
             "duration_s": result.duration_s, "mb_per_s": result.mb_per_s,
-            "labels": volume_plan["labels"], "driver": volume_plan["driver"],
+            "labels": volume_plan["labels"], "driver": volume_plan["driver"], "options": volume_plan.get("options"),
             "consistency": volume_plan["consistency"], "helper_image": image, "method": method,
             "method_reason": reason,
             "estimated_bytes": volume_plan.get("estimated_bytes"),

@@ -13,11 +13,13 @@ Interface:
         the project. exclude: fnmatch patterns on the full name or the compose short name.
     container_method(container, option) -> (method, warning or None)   method: stop|pause|live
         option auto: the container's homeiq.phase0.consistency label, else stop for
-        docker-volume-backup.stop-during-backup=true, else stop (the default for a running
-        container that mounts the volume read-write). An explicit option wins over labels.
+        docker-volume-backup.stop-during-backup=true, live for an explicit =false (with a warning),
+        else stop (the default for a running container that mounts the volume read-write). An
+        explicit option wins over labels.
     plan_backup(volumes, containers, option='auto', sizes=None, compression='zstd',
                 volumes_subdir='volumes') -> plan dict:
-        {volumes: [{name, archive, driver, labels, mountpoint, estimated_bytes, consistency,
+        {volumes: [{name, archive, driver, labels, options (volume_options.record_driver_options), mountpoint,
+                     estimated_bytes, consistency,
                     writers: [{id, name, method, state}], warnings}],
          groups: [{volumes: [...], stop: [ids], pause: [ids], hooks: [{id, name, command}]}],
          containers: {id: {id, name, image, image_id, labels, state}}, warnings: [...]}
@@ -42,6 +44,7 @@ import fnmatch
 import posixpath
 
 from ansible_collections.homeiq.phase0.plugins.module_utils.archive_codec import EXTENSIONS
+from ansible_collections.homeiq.phase0.plugins.module_utils.volume_options import record_driver_options
 
 PROJECT_LABEL = "com.docker.compose.project"
 COMPOSE_VOLUME_LABEL = "com.docker.compose.volume"
@@ -49,6 +52,7 @@ CONSISTENCY_LABEL = "homeiq.phase0.consistency"
 OFFEN_STOP_LABEL = "docker-volume-backup.stop-during-backup"
 PRE_HOOK_LABELS = ("homeiq.phase0.backup-pre", "docker-volume-backup.archive-pre")
 METHODS = ("stop", "pause", "live")
+_FALSE_WORDS = ("false", "0", "no", "off")
 _STRENGTH = {"live": 0, "pause": 1, "stop": 2}
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".db3")
 _SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
@@ -98,8 +102,13 @@ def container_method(container, option):
             return wanted.strip().lower(), None
         return "stop", ("container %s: label %s=%r is not one of stop, pause, live; using stop"
                         % (container_name(container), CONSISTENCY_LABEL, wanted))
-    if str(labels.get(OFFEN_STOP_LABEL, "")).strip().lower() == "true":
-        return "stop", None
+    offen = labels.get(OFFEN_STOP_LABEL)
+    if offen is not None and str(offen).strip().lower() in _FALSE_WORDS:
+        # offen/docker-volume-backup stops only the containers that carry this label; an explicit
+        # `false` is the operator saying "never stop this one", so it is copied live, and said so.
+        return "live", ("container %s: label %s=%s keeps it running during the backup (consistency: live)"
+                        % (container_name(container), OFFEN_STOP_LABEL, offen))
+    # `true` (or an offen group name) and no label at all both mean stop, this collection's default.
     return "stop", None
 
 
@@ -165,6 +174,8 @@ def plan_backup(volumes, containers, option="auto", sizes=None, compression="zst
             "name": name, "archive": archive_name(name, compression, volumes_subdir),
             "driver": volume.get("Driver"), "labels": volume.get("Labels") or {},
             "mountpoint": volume.get("Mountpoint"), "driver_options": bool(volume.get("Options")),
+            # Recorded so a restore can recreate the volume as it was (secret values withheld).
+            "options": record_driver_options(volume.get("Options")),
             "estimated_bytes": sizes.get(name),
             "consistency": consistency, "writers": writers, "warnings": volume_warnings,
         })

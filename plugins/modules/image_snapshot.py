@@ -19,7 +19,8 @@ description:
     as zstd archives, streamed, SHA-256 checksummed and published atomically, so even C(docker image prune -a)
     cannot destroy the rollback.
   - Idempotent - a snapshot tag that already names the same image id is no change, and an archive
-    already saved for that image id is not written again.
+    already saved for that image id is not written again (its SHA-256 and size are read from it and
+    returned as when it was written). A symlink or anything but a regular file in its place fails the task.
   - With O(state=restored), puts the recorded tags back on the recorded image ids - from the snapshot
     tag when the engine still has the image, else with C(docker load) from the saved archive (its size
     and SHA-256 are verified first). An image that is neither present nor saved fails the task.
@@ -97,18 +98,33 @@ images:
     services: {description: Services that run it (present only)., type: list, elements: str}
     action: {description: "present - C(tag) or C(unchanged); restored - C(retag), C(load) or C(unchanged).", type: str}
     archive: {description: "Saved archive, relative to O(backup_dir) (with O(save=true)).", type: str}
-    sha256: {description: SHA-256 of the saved archive., type: str}
-    bytes: {description: Size of the saved archive., type: int}
-    raw_sha256: {description: SHA-256 of the uncompressed C(docker save) stream., type: str}
-    raw_bytes: {description: Size of the uncompressed stream., type: int}
+    save_action: {description: "With O(save=true) - C(save) (written now) or C(unchanged) (an archive a run before saved).", type: str}
+    sha256:
+      description:
+        - SHA-256 of the saved archive. For an archive a run before saved (C(save_action=unchanged)), read
+          from the file, so it is the same as that run returned.
+        - Not returned in check mode for an archive that would be written.
+      type: str
+    bytes:
+      description:
+        - Size of the saved archive - also for an archive a run before saved, read from the file.
+      type: int
+    raw_sha256:
+      description: SHA-256 of the uncompressed C(docker save) stream. Only when the archive was written in this run.
+      type: str
+    raw_bytes:
+      description: Size of the uncompressed stream. Only when the archive was written in this run.
+      type: int
 """
 
 import os
+import stat
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.homeiq.phase0.plugins.module_utils.archive_codec import HAS_ZSTD, ZSTD_IMPORT_ERROR
+from ansible_collections.homeiq.phase0.plugins.module_utils.archive_verify import hash_file
 from ansible_collections.homeiq.phase0.plugins.module_utils.compose_project import project_containers
 from ansible_collections.homeiq.phase0.plugins.module_utils.docker_client import (
     Phase0DockerClient, docker_argument_spec)
@@ -134,6 +150,26 @@ def _tag(api, image_id, ref):
     api.tag(image_id, repository, tag, force=True)
 
 
+def saved_archive(module, path):
+    """None when no archive is at path yet; else the SHA-256 and size of the one a run before saved.
+
+    The archive is read in chunks (bounded memory) and never written. Anything but a regular file
+    (a symlink, a directory, ...) fails the task: it is not an archive this module saved.
+    """
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(mode) or not stat.S_ISREG(mode):
+        module.fail_json(msg="%s exists and is %s, not a saved image archive; remove it or use another backup_dir"
+                             % (path, "a symlink" if stat.S_ISLNK(mode) else "not a regular file"), images=[])
+    try:
+        sha256, size = hash_file(path)
+    except OSError as exc:
+        module.fail_json(msg="cannot read the saved image archive %s: %s" % (path, exc), images=[])
+    return {"sha256": sha256, "bytes": size}
+
+
 def take_snapshot(module, api):
     params = module.params
     containers = project_containers(api, params["project_name"])
@@ -147,24 +183,23 @@ def take_snapshot(module, api):
     records = snapshot_records(containers, images_by_id, params["snapshot_tag"])
     if not records:
         module.warn("project %s has no containers: no image was snapshotted" % params["project_name"])
+    # Decide everything first (check mode stops there), so a bad archive path fails before any tag moves.
     changed = False
     for record in records:
         record["action"] = tag_action(record, image_id_of(api, record["snapshot_tag"]))
-        if record["action"] != "unchanged":
-            changed = True
-            if not module.check_mode:
-                _tag(api, record["id"], record["snapshot_tag"])
         if params["save"]:
-            relative = archive_name(record)
-            path = os.path.join(params["backup_dir"], relative)
-            record["archive"] = relative
-            if os.path.isfile(path):
-                record["save_action"] = "unchanged"
-                continue
-            record["save_action"] = "save"
-            changed = True
-            if not module.check_mode:
-                record.update(save_image(api, record["snapshot_tag"], path))
+            record["archive"] = archive_name(record)
+            saved = saved_archive(module, os.path.join(params["backup_dir"], record["archive"]))
+            record["save_action"] = "save" if saved is None else "unchanged"
+            record.update(saved or {})
+        changed = changed or record["action"] != "unchanged" or record.get("save_action") == "save"
+    if module.check_mode:
+        return changed, records
+    for record in records:
+        if record["action"] != "unchanged":
+            _tag(api, record["id"], record["snapshot_tag"])
+        if record.get("save_action") == "save":
+            record.update(save_image(api, record["snapshot_tag"], os.path.join(params["backup_dir"], record["archive"])))
     return changed, records
 
 

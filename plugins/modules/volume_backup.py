@@ -86,8 +86,9 @@ options:
         mtimes, link targets, C(security.capability)). A file that shrinks while GNU tar reads it fails the backup (tar
         would pad it with zeros); any other change while it is read records the copy as C(consistency=none).
         It needs root, a local engine (unix socket) that does not remap user ids (no userns-remap, not rootless), a
-        C(local) volume without driver options, GNU tar 1.28 or later, and the engine's stat of the volume root (mtime
-        to the nanosecond and mode) must match the directory. When a check fails, the task fails with
+        C(local) volume without driver options, no file system mounted inside the volume's directory (the engine
+        mounts volumes recursively, so its archive holds such a mount's files), GNU tar 1.28 or later, and the
+        engine's stat of the volume root (mtime to the nanosecond and mode) must match the directory. When a check fails, the task fails with
         C(error_kind=method) and names the check, before any container is stopped (the stat comparison, which needs
         the helper, comes right before that volume's archive).
       - V(auto) uses V(host) for each volume that passes every check and V(api) for the others; each entry of
@@ -99,7 +100,8 @@ options:
     description:
       - How to treat running containers that mount a volume read-write.
       - V(auto) uses each container's label C(homeiq.phase0.consistency=<stop|pause|live>), and otherwise stops
-        it (the label C(docker-volume-backup.stop-during-backup=true) also means stop).
+        it (the label C(docker-volume-backup.stop-during-backup=true) also means stop; an explicit V(false) keeps that
+        container running and copies live, with a warning).
       - V(stop) stops them for the time of the archive and starts them again; V(pause) pauses and unpauses them
         (pre-backup hooks run before the pause); V(live) copies while they run, records C(consistency=live) and warns.
       - An explicit value applies to every container and wins over labels.
@@ -144,7 +146,7 @@ author:
 attributes:
   check_mode:
     support: full
-    description: Writes nothing; reports the plan (sizes, archives, containers that would be stopped) and the same C(changed).
+    description: Writes nothing; reports the plan (sizes, archives, containers that would be stopped, the method per volume) and the same C(changed).
   diff_mode:
     support: none
     description: Writes new archive files only, so there is no diff.
@@ -185,7 +187,8 @@ volumes:
     - One entry per archived volume, ready for M(homeiq.phase0.backup_manifest).
     - "Keys: name, archive (relative path), path, compression, compression_level, threads, sha256 and bytes (of the
       compressed file), raw_sha256 and raw_bytes (of the tar stream), members, file_bytes, duration_s, mb_per_s,
-      labels, driver, consistency (stop, pause, live, idle or none), helper_image, method (api or host), method_reason
+      labels, driver, options (the driver options, null without any; a value that looks secret, also inside
+      C(o), is recorded as C(<redacted>)), consistency (stop, pause, live, idle or none), helper_image, method (api or host), method_reason
       (requested, or why not host), containers, warnings, created, estimated_bytes, sqlite_files
       (when any)."
   returned: success
@@ -204,7 +207,11 @@ health:
   type: list
   elements: dict
 plan:
-  description: What the run does or would do; per volume the archive, estimated bytes, consistency and the containers to stop or pause.
+  description:
+    - What the run does or would do; per volume the archive, estimated bytes, consistency and the containers to stop or pause.
+    - In check mode each volume also has C(method) and C(method_reason), the method the run would use as far as it is
+      known without a helper container (V(host) still depends on the engine's stat of the volume root, compared when the
+      backup runs). With O(method=host), check mode fails where the run would, with C(error_kind=method).
   returned: always
   type: dict
 estimated_bytes:
@@ -315,7 +322,7 @@ def main():
         check_space(existing, facts, params["space_margin"])
     except BackupFailed as exc:
         module.fail_json(msg=exc.msg, error_kind=exc.kind, **dict(common, **exc.result))
-    if module.check_mode or not changed:
+    if not changed:
         module.exit_json(changed=changed, volumes=[], containers=[], **common)
     options = dict(params)
     options.update(project=params["project_name"], stall_timeout=max(120, int(params["timeout"] or 60)),
@@ -323,6 +330,15 @@ def main():
     run = BackupRun(api, plan, backup_dir, options, replan=lambda: gather(
         api, params["project_name"], params["volumes"], params["exclude"], params["consistency"],
         params["compression"])[0])
+    if module.check_mode:
+        try:
+            predicted = run.predicted_methods()
+        except BackupFailed as exc:
+            module.fail_json(msg=exc.msg, error_kind=exc.kind, changed=False,
+                             **dict(dict(common, volumes=[], containers=[]), **exc.result))
+        for volume in common["plan"]["volumes"]:
+            volume["method"], volume["method_reason"] = predicted[volume["name"]]
+        module.exit_json(changed=changed, volumes=[], containers=[], **common)
     try:
         result = run.run()
     except BackupFailed as exc:

@@ -23,7 +23,9 @@ description:
     API (C(put_archive) on a created, never started helper container) the target is emptied and filled
     again only after staging succeeded. A volume the module creates itself is removed again on failure.
   - A missing volume is created with the driver, driver options and labels recorded in the manifest
-    (Compose recognises its volumes by the C(com.docker.compose.*) labels).
+    (Compose recognises its volumes by the C(com.docker.compose.*) labels). Backups never record a secret
+    driver option (for example C(password=) inside C(o) for CIFS); a missing volume that had one is
+    refused before any write, with a message to create it with its real options first.
   - Keeps numeric uid/gid, modes (setuid, setgid, sticky included), symlinks, hardlinks, FIFOs and
     whole-second mtimes. Extended attributes and sparse holes are not preserved (file content is).
   - A volume used by a running container is never written; in check mode this is a warning (a rollback
@@ -90,8 +92,9 @@ options:
   method:
     description:
       - How content is written.
-      - V(host) extracts directly into the volume directories (root on the engine host, local driver,
-        no mount options). V(api) streams the validated tar through the Engine API C(put_archive).
+      - V(host) extracts directly into the volume directories (root on the engine host, an engine that does
+        not remap user ids, local driver, no driver options, no file system mounted at or inside the volume's
+        directory, which is renamed). V(api) streams the validated tar through the Engine API C(put_archive).
       - V(auto) uses V(host) when possible, else V(api).
     type: str
     choices: [auto, api, host]
@@ -172,6 +175,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.homeiq.phase0.plugins.module_utils.archive_codec import HAS_ZSTD, ZSTD_IMPORT_ERROR
 from ansible_collections.homeiq.phase0.plugins.module_utils.docker_client import (
     Phase0DockerClient, docker_argument_spec, remaps_ids)
+from ansible_collections.homeiq.phase0.plugins.module_utils.host_volume import read_mountinfo
 from ansible_collections.homeiq.phase0.plugins.module_utils.restore_engine import pick_helper_image
 from ansible_collections.homeiq.phase0.plugins.module_utils.restore_plan import (
     choose_method, compose_labels_missing, host_path_problem, plan_volume, select_entries)
@@ -251,6 +255,7 @@ def main():
             remapped = remaps_ids(api.info().get("SecurityOptions"))
         except Exception:  # pylint: disable=broad-except  # unknown: the Engine API path is used
             remapped = None
+    mountinfo = read_mountinfo()
     results = []
     try:
         for item in items:
@@ -263,7 +268,7 @@ def main():
             found = inspect_target(api, target, item["archive"], item["expected"], validator_options,
                                    item["helper_image"], host_reason is None)
             volume = found["volume"] or {"Driver": entry.get("driver") or "local", "Options": entry.get("options")}
-            host_reason = host_path_problem(is_root, client.endpoint, volume, remapped)
+            host_reason = host_path_problem(is_root, client.endpoint, volume, remapped, mountinfo)
             item["method"], item["method_reason"] = choose_method(params["method"], host_reason is None, host_reason)
             item.update(found)
             # In check mode running containers do not block: a rollback checks its backup before it
@@ -272,7 +277,7 @@ def main():
             if module.check_mode and found["running"] and found["state"] != "same":
                 module.warn("volume %s is in use by running container(s) %s; they must be stopped before "
                             "the real restore" % (target, ", ".join(found["running"])))
-            item.update(plan_volume(target, found["state"], params["replace"], running))
+            item.update(plan_volume(target, found["state"], params["replace"], running, entry.get("options")))
             if item["problem"]:
                 problems.append(item["problem"])
             missing_labels = compose_labels_missing(entry.get("labels"))

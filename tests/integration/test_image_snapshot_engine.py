@@ -1,4 +1,5 @@
 """image_snapshot against the real engine: snapshot tags, idempotence, check mode, save and load back."""
+import hashlib
 import json
 import os
 import subprocess
@@ -12,6 +13,14 @@ BUSYBOX = "phase0-fixture/busybox:latest"
 
 def docker(*args, check=True):
     return subprocess.run(["docker"] + list(args), capture_output=True, text=True, check=check, timeout=300)
+
+
+def file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def image_id(ref):
@@ -62,9 +71,21 @@ def test_save_survives_prune_and_restored_loads_it_back(stack, tmp_path):
     archive = backup / record["archive"]
     assert os.stat(archive).st_mode & 0o777 == 0o600
     assert os.stat(archive).st_size == record["bytes"] and len(record["sha256"]) == 64
-    again, _proc = run_module("homeiq.phase0.image_snapshot", {"project_name": stack["name"], "save": True,
-                                                               "backup_dir": str(backup)})
-    assert not again["changed"]
+    assert record["save_action"] == "save" and file_sha256(archive) == record["sha256"]
+    before = os.stat(archive)
+    # A second run (check mode and real) writes nothing and reports the archive as the first run did:
+    # backup_manifest needs sha256 and bytes in every record that names an archive.
+    for check in (True, False):
+        again, _proc = run_module("homeiq.phase0.image_snapshot", {"project_name": stack["name"], "save": True,
+                                                                   "backup_dir": str(backup)}, check=check)
+        assert not again.get("failed") and not again["changed"], again
+        second = again["images"][0]
+        assert (second["archive"], second["save_action"]) == (record["archive"], "unchanged")
+        assert (second["sha256"], second["bytes"]) == (record["sha256"], record["bytes"])
+        after = os.stat(archive)
+        assert (after.st_ino, after.st_mtime_ns, after.st_size) == (before.st_ino, before.st_mtime_ns, before.st_size)
+        assert file_sha256(archive) == record["sha256"]
+        assert os.listdir(archive.parent) == [archive.name]
 
     # The rebuild goes wrong and a prune removes the old image entirely.
     compose(stack["dir"], "down", "-t", "1", project_name=stack["name"])
@@ -82,6 +103,29 @@ def test_save_survives_prune_and_restored_loads_it_back(stack, tmp_path):
     again, _proc = run_module("homeiq.phase0.image_snapshot", {"state": "restored", "images": images,
                                                                "backup_dir": str(backup)})
     assert not again["changed"]
+
+
+@pytest.mark.parametrize("squatter", ["symlink", "directory"])
+def test_save_refuses_what_is_not_an_archive_in_its_place(stack, tmp_path, squatter):
+    backup = tmp_path / "backup"
+    backup.mkdir(mode=0o700)
+    args = {"project_name": stack["name"], "save": True, "backup_dir": str(backup)}
+    plan, _proc = run_module("homeiq.phase0.image_snapshot", args, check=True)
+    assert plan["changed"] and plan["images"][0]["save_action"] == "save" and "sha256" not in plan["images"][0]
+    path = backup / plan["images"][0]["archive"]
+    path.parent.mkdir(mode=0o700)
+    if squatter == "symlink":
+        target = tmp_path / "elsewhere.tar.zst"
+        target.write_bytes(b"not an image")
+        path.symlink_to(target)
+    else:
+        path.mkdir()
+    result, _proc = run_module("homeiq.phase0.image_snapshot", args)
+    assert result.get("failed") and str(path) in result["msg"], result
+    assert ("a symlink" if squatter == "symlink" else "not a regular file") in result["msg"]
+    # Decided before acting: the failure moved no tag and wrote nothing.
+    assert image_id(stack["repo"] + ":pre-rebuild") is None
+    assert os.listdir(path.parent) == [path.name]
 
 
 def test_restored_moves_a_rebuilt_tag_back(stack):

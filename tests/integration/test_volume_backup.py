@@ -5,6 +5,7 @@ compose labels. Volumes are 20-30 MB except the SIGKILL test (200 MB).
 """
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -149,6 +150,13 @@ def test_volume_with_driver_options_is_read_through_the_engine(stack, tmp_path, 
     with open(os.path.join(target, "backup.log")) as handle:
         assert "volume=%s method=api (the local volume has driver options" % volume \
             in handle.read()
+    # Check mode predicts both: auto would use the engine, method=host fails as the real run does.
+    planned = backup(stack, backup_dir(tmp_path, stamp="20260204_111806"), check=True, helper_image=IMAGE)
+    assert planned["plan"]["volumes"][0]["method"] == "api"
+    assert "driver options" in planned["plan"]["volumes"][0]["method_reason"]
+    checked = backup(stack, backup_dir(tmp_path, stamp="20260204_111806"), check=True, method="host",
+                     helper_image=IMAGE)
+    assert checked.get("failed") and checked["error_kind"] == "method" and "driver options" in checked["msg"]
     forced = backup(stack, backup_dir(tmp_path, stamp="20260204_111805"), method="host", helper_image=IMAGE)
     assert forced.get("failed") and forced["error_kind"] == "method"
     assert volume in forced["msg"] and "driver options" in forced["msg"] and "method auto" in forced["msg"]
@@ -156,6 +164,36 @@ def test_volume_with_driver_options_is_read_through_the_engine(stack, tmp_path, 
     assert forced["containers"] == [] and stack.state(writer)["Running"]
     assert not os.path.exists(os.path.join(backup_dir(tmp_path, stamp="20260204_111805"), entry["archive"]))
     assert not helpers_left(docker_client, stack.project)
+
+
+def test_volume_with_a_mount_inside_is_read_through_the_engine(stack, tmp_path, docker_client):
+    """The engine mounts a volume into its helper recursively, so a file system mounted inside the
+    volume's directory on the host is part of the archive. auto must not read such a directory with
+    GNU tar (it would have to cross into the mount): it uses the engine, and the archive holds the
+    mounted file; method=host refuses before any container is stopped."""
+    volume = stack.volume("data", fill="echo top > /data/top")
+    writer = stack.container("api", {volume: True})
+    nested = os.path.join(docker_client.api.inspect_volume(volume)["Mountpoint"], "cache dir")
+    os.makedirs(nested)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", nested], check=True)
+    try:
+        with open(os.path.join(nested, "inside"), "w") as handle:
+            handle.write("on the mounted file system\n")
+        target = backup_dir(tmp_path)
+        result = backup(stack, target, helper_image=IMAGE)
+        assert not result.get("failed"), result.get("msg")
+        entry = result["volumes"][0]
+        assert entry["method"] == "api", entry
+        assert "mounted inside the volume's directory (%s)" % nested in entry["method_reason"]
+        members = archive_members(os.path.join(target, entry["archive"]))
+        assert "./cache dir/inside" in members and "./top" in members, sorted(members)
+        forced_dir = backup_dir(tmp_path, stamp="20260204_111805")
+        forced = backup(stack, forced_dir, method="host", helper_image=IMAGE)
+        assert forced.get("failed") and forced["error_kind"] == "method"
+        assert "mounted inside" in forced["msg"] and forced["containers"] == []
+        assert stack.state(writer)["Running"]
+    finally:
+        subprocess.run(["umount", nested], check=True)
 
 
 def test_check_mode_reports_the_plan_and_writes_nothing(stack, tmp_path):
@@ -166,6 +204,9 @@ def test_check_mode_reports_the_plan_and_writes_nothing(stack, tmp_path):
     assert result["changed"] is True
     assert result["plan"]["stop"] == ["%s-api" % stack.project]
     assert result["plan"]["volumes"][0]["estimated_bytes"] >= 3 << 20
+    # As root next to the engine a plain local volume would be read from its directory.
+    assert result["plan"]["volumes"][0]["method"] == "host", result["plan"]
+    assert backup(stack, target, check=True, method="api")["plan"]["volumes"][0]["method_reason"] == "requested"
     assert not os.path.exists(target)
     assert stack.state(stack.containers[0])["Running"]
 
@@ -370,7 +411,20 @@ def test_sigkill_mid_backup_then_next_run_recovers(stack, tmp_path, docker_clien
                             env={"PHASE0_TEST_SLOW_ARCHIVE_MS": "20"})
     partial = os.path.join(killed_dir, "volumes", volume + ".tar.zst.partial")
     wait_for(lambda: os.path.exists(partial) and os.path.getsize(partial) >= 10 << 20, 120)
+    # An operator watching the run sees the volume and how far along it is in backup.log while the
+    # archive is still being written (the issue's progress requirement), not only once it is done.
+    progress = re.compile(r"volume=%s bytes=(\d+) compressed=(\d+) elapsed=[\d.]+s mb_s=([\d.]+)$" % re.escape(volume),
+                          re.M)
+    log_path = os.path.join(killed_dir, "backup.log")
+    seen = wait_for(lambda: progress.search(open(log_path).read()), 120)
+    assert 0 < int(seen.group(1)) < 200 << 20 and int(seen.group(2)) > 0 and float(seen.group(3)) > 0
+    assert not os.path.exists(os.path.join(killed_dir, "volumes", volume + ".tar.zst"))
+    assert "volume=%s done" % volume not in open(log_path).read()
     holder = read_lock(lock_path(os.path.dirname(killed_dir), stack.project))
+    # The helper holds the volume read-only and is never started (get_archive needs no running process).
+    helper = helpers_left(docker_client, stack.project)
+    assert len(helper) == 1 and helper[0].attrs["State"]["Status"] == "created", helper
+    assert [(m["Name"], m["RW"]) for m in helper[0].attrs["Mounts"]] == [(volume, False)]
     os.kill(holder["pid"], signal.SIGKILL)
     proc.communicate(timeout=60)
     assert not os.path.exists(os.path.join(killed_dir, "volumes", volume + ".tar.zst"))
@@ -392,3 +446,28 @@ def test_sigkill_mid_backup_then_next_run_recovers(stack, tmp_path, docker_clien
     staging.mkdir()
     extract_archive(os.path.join(next_dir, entry["archive"]), str(staging), expected=entry)
     assert tree(str(staging)) == tree(stack.mountpoint(volume))
+
+
+def test_sigterm_mid_backup_restarts_and_publishes_nothing(stack, tmp_path, docker_client):
+    """A TERM (an AWX job cancelled, a systemd stop) mid-volume: the module ends with
+    error_kind interrupted, the container it stopped runs again, its helper is gone, and no file
+    with a final name, partial or manifest is left."""
+    volume = stack.volume("term", fill="dd if=/dev/urandom of=/data/big bs=1M count=120 2>/dev/null")
+    container = stack.container("db", {volume: True})
+    target = backup_dir(tmp_path)
+    proc = run_module_async("homeiq.phase0.volume_backup",
+                            {"project_name": stack.project, "backup_dir": target, "stop_timeout": 5,
+                             "health_timeout": 30}, env={"PHASE0_TEST_SLOW_ARCHIVE_MS": "20"})
+    partial = os.path.join(target, "volumes", volume + ".tar.zst.partial")
+    wait_for(lambda: os.path.exists(partial) and os.path.getsize(partial) >= 5 << 20, 120)
+    assert not stack.state(container)["Running"], "the writer is stopped while its volume is archived"
+    holder = read_lock(lock_path(os.path.dirname(target), stack.project))
+    os.kill(holder["pid"], signal.SIGTERM)
+    stdout, _stderr = proc.communicate(timeout=120)
+    result = parse_result(stdout)
+    assert result.get("failed") and result.get("error_kind") == "interrupted", result.get("msg")
+    assert ("db", "start", True) in actions(result), result["containers"]
+    assert stack.state(container)["Running"]
+    assert not helpers_left(docker_client, stack.project)
+    left = [name for _dir, _subdirs, names in os.walk(target) for name in names]
+    assert sorted(left) == ["backup.log"], left

@@ -181,6 +181,36 @@ def test_non_empty_volume_needs_replace_and_check_mode_quartet(method, tmp_path,
         "restored.txt\n70:70 640\nfrom backup"
 
 
+def test_volume_with_a_mount_inside_is_not_swapped_on_the_host(tmp_path, volumes, docker_client):
+    """The host method renames the volume's directory and deletes the old one: a file system mounted
+    inside it would go with the old content. auto picks the Engine API for such a volume (check mode
+    says so), and method=host refuses before anything is written."""
+    target = volumes("nested")
+    sh(target, "echo current > /d/current.txt")
+    nested = os.path.join(docker_client.api.inspect_volume(target)["Mountpoint"], "cache")
+    os.makedirs(nested)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", nested], check=True)
+    try:
+        with open(os.path.join(nested, "inside"), "w") as handle:
+            handle.write("mounted\n")
+        backup = make_backup(tmp_path, {target: tar_bytes([ROOT, member("./restored.txt", data=b"from backup")])})
+        planned, _proc = run_module("homeiq.phase0.volume_restore", {"backup_dir": backup, "replace": True},
+                                    check=True)
+        assert not planned.get("failed"), planned
+        row = planned["volumes"][0]
+        assert row["method"] == "api" and "mounted at or inside the volume's directory (%s)" % nested \
+            in row["method_reason"], row
+        forced, _proc = run_module("homeiq.phase0.volume_restore",
+                                   {"backup_dir": backup, "replace": True, "method": "host"})
+        assert forced.get("failed") and "method=host is not possible here" in forced["msg"], forced
+        assert "mounted at or inside" in forced["msg"]
+        assert sh(target, "cat /d/current.txt").stdout == "current\n"
+        with open(os.path.join(nested, "inside")) as handle:
+            assert handle.read() == "mounted\n"
+    finally:
+        subprocess.run(["umount", nested], check=True)
+
+
 @pytest.mark.parametrize("method", ["host", "api"])
 def test_restore_aborted_halfway_leaves_the_live_volume_unchanged(method, tmp_path, volumes):
     """TARGETS 17: the stream breaks after the first MiB of a 4 MiB archive -> the task fails, the live
@@ -320,3 +350,43 @@ def test_owner_is_the_archived_number_not_the_host_name(method, tmp_path, volume
     assert result["changed"] and not result.get("failed"), result
     owners = sh(target, "stat -c '%u:%g' /d/db /d/db/PG_VERSION").stdout.split()
     assert owners == ["70:70", "70:70"], (owners, "host postgres is %d:%d" % (host_uid, host_gid))
+
+
+def test_missing_volume_is_recreated_with_its_driver_options_and_labels(tmp_path, volumes, docker_client):
+    """The issue's 'recreates a missing volume with its recorded driver and labels': a local volume
+    bound to a host directory (driver options type/o/device) with Compose labels is backed up by
+    volume_backup, removed, its directory emptied (the disk lost), and volume_restore brings back
+    the volume as it was (driver, options, labels) and the bytes into that directory."""
+    from ansible_collections.homeiq.phase0.plugins.module_utils.manifest import build_manifest, write_backup_manifest
+
+    device = tmp_path / "device"
+    device.mkdir()
+    name = volumes("bound")
+    options = {"type": "none", "o": "bind", "device": str(device)}
+    labels = {"com.docker.compose.project": "p0test", "com.docker.compose.volume": "bound",
+              "com.docker.compose.version": "2.40.3", "owner": "phase0-test"}
+    docker_client.volumes.create(name, driver="local", driver_opts=options, labels=labels)
+    sh(name, "mkdir -p /d/sub && echo kept > /d/sub/file && chown 70:70 /d/sub/file && chmod 640 /d/sub/file")
+    before = listing(name, skip_root_mtime=True)
+    backup_dir = tmp_path / "backups" / "phase0_20260101_000000"
+    backup_dir.mkdir(parents=True)
+    result, _proc = run_module("homeiq.phase0.volume_backup", {
+        "volumes": [name], "backup_dir": str(backup_dir), "helper_image": BUSYBOX, "space_margin": 0})
+    assert result.get("changed") and not result.get("failed"), result
+    entry = result["volumes"][0]
+    assert entry["options"] == options and entry["labels"] == labels and entry["method"] == "api", entry
+    manifest = build_manifest("phase0_20260101_000000", "p0test", volumes=result["volumes"], host="test")
+    write_backup_manifest(str(backup_dir), manifest)
+
+    docker_client.volumes.get(name).remove()
+    for child in device.iterdir():
+        subprocess.run(["rm", "-rf", str(child)], check=True)
+    assert not exists(docker_client, name) and not list(device.iterdir())
+
+    result, _proc = run_module("homeiq.phase0.volume_restore", {"backup_dir": str(backup_dir)})
+    assert result["changed"] and result["volumes"][0]["action"] == "create", result
+    attrs = docker_client.volumes.get(name).attrs
+    assert attrs["Driver"] == "local" and attrs["Options"] == options and attrs["Labels"] == labels
+    assert listing(name, skip_root_mtime=True) == before
+    assert (device / "sub" / "file").read_bytes() == b"kept\n"
+    assert (device / "sub" / "file").stat().st_uid == 70

@@ -161,6 +161,31 @@ def test_manifest_mismatch_is_an_error(tmp_path):
         extract_archive(path, staging(tmp_path), expected={"members": 5})
 
 
+@pytest.mark.parametrize("hash_raw", [True, False])
+def test_compressed_hash_pins_the_bytes_with_or_without_the_raw_hash(tmp_path, hash_raw):
+    """The restore's scan already proved the raw hash, so its extract may skip it (hash_raw=False):
+    the compressed SHA-256, taken again while extracting, still catches a file changed since."""
+    import hashlib
+    path = archive_file(tmp_path, [member("a", data=b"payload")])
+    blob = open(path, "rb").read()
+    raw = tar_of([member("a", data=b"payload")])
+    right = {"sha256": hashlib.sha256(blob).hexdigest(), "bytes": len(blob),
+             "raw_sha256": hashlib.sha256(raw).hexdigest(), "raw_bytes": len(raw), "members": 1}
+    facts = extract_archive(path, staging(tmp_path, "ok"), expected=right, hash_raw=hash_raw)
+    assert facts["raw_sha256"] == (right["raw_sha256"] if hash_raw else None)
+    assert open(os.path.join(str(tmp_path), "ok", "a"), "rb").read() == b"payload"
+    # A stale raw hash in the manifest is only noticed when the raw hash is taken.
+    stale_raw = dict(right, raw_sha256="0" * 64)
+    if hash_raw:
+        with pytest.raises(ExtractError, match="raw_sha256"):
+            extract_archive(path, staging(tmp_path, "raw"), expected=stale_raw, hash_raw=hash_raw)
+    else:
+        extract_archive(path, staging(tmp_path, "raw"), expected=stale_raw, hash_raw=hash_raw)
+    changed = dict(right, sha256="f" * 64)
+    with pytest.raises(ExtractError, match="sha256 .*, manifest says f{64}"):
+        extract_archive(path, staging(tmp_path, "changed"), expected=changed, hash_raw=hash_raw)
+
+
 def test_truncated_stream_fails(tmp_path):
     raw = tar_of([member("a", data=os.urandom(5000))])
     with pytest.raises(Exception, match="cut short"):

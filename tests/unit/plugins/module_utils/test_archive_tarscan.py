@@ -154,6 +154,30 @@ def test_header_checksum_of_tarfile_headers(name):
         assert not header_checksum_ok(bytes(damaged)), offset
 
 
+def _with_checksum_field(field):
+    header = bytearray(tarfile.TarInfo("x").tobuf(tarfile.USTAR_FORMAT)[-512:])
+    value = field % (sum(header[:148]) + sum(header[156:]) + 256)
+    assert len(value) == 8, value
+    header[148:156] = value
+    return bytes(header)
+
+
+@pytest.mark.parametrize("field", [
+    pytest.param(b"%06o\x00 ", id="six digits, NUL, space (GNU tar, Go, tarfile)"),
+    pytest.param(b"%07o\x00", id="seven digits, NUL"),
+    pytest.param(b"%07o ", id="seven digits, space"),
+    pytest.param(b"%o\x00\x00\x00\x00", id="short, NUL padded"),
+    pytest.param(b"  %04o\x00 ", id="leading spaces"),
+])
+def test_header_checksum_field_layouts(field):
+    """Every layout writers use parses to the same checksum; the last digit is never cut off."""
+    header = _with_checksum_field(field)
+    assert header_checksum_ok(header)
+    wrong = bytearray(header)
+    wrong[0] ^= 0x01
+    assert not header_checksum_ok(bytes(wrong))
+
+
 def test_parse_pax_records():
     data = b"20 path=some/file.x\n" + b"12 size=123\n"
     assert parse_pax_records(data) == {"path": "some/file.x", "size": "123"}

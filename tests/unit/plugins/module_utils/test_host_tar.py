@@ -21,8 +21,15 @@ class FakeStat:
         self.st_mtime_ns = mtime_ns
 
 
+MOUNTINFO = ("22 27 0:21 / /proc rw,relatime - proc proc rw\n"
+             "27 1 254:0 / / rw,relatime - ext4 /dev/vda rw,discard\n"
+             # the volume's directory is a mount itself, and a sibling shares its name's prefix: both fine
+             "90 27 0:50 / /var/lib/docker/volumes/v/_data rw - ext4 /dev/vdb rw\n"
+             "91 27 0:51 / /var/lib/docker/volumes/v/_data2 rw - tmpfs tmpfs rw\n")
+NESTED = MOUNTINFO + "92 90 0:52 / /var/lib/docker/volumes/v/_data/cache\\040dir rw - tmpfs tmpfs rw\n"
 GOOD = {"euid": 0, "local_engine": True, "remaps_ids": False, "driver": "local", "driver_options": False,
-        "mountpoint": "/var/lib/docker/volumes/v/_data", "tar_version": (1, 34), "lstat": FakeStat(),
+        "mountpoint": "/var/lib/docker/volumes/v/_data", "mountinfo": MOUNTINFO, "tar_version": (1, 34),
+        "lstat": FakeStat(),
         "engine_stat": {"name": "phase0-src", "mode": (1 << 31) | 0o755, "mtime": "2026-12-04T09:29:41.311203833Z"}}
 
 
@@ -45,6 +52,8 @@ def test_identity_is_only_checked_when_asked():
     ({"mountpoint": "relative/_data"}, "no absolute Mountpoint"),
     ({"lstat": None}, "is not a directory"),
     ({"lstat": FakeStat(mode=stat.S_IFLNK | 0o777)}, "is not a directory"),
+    ({"mountinfo": None}, "mount table (/proc/self/mountinfo) cannot be read"),
+    ({"mountinfo": NESTED}, "mounted inside the volume's directory (/var/lib/docker/volumes/v/_data/cache dir)"),
     ({"tar_version": None}, "GNU tar >= 1.28"),
     ({"tar_version": (1, 27)}, "GNU tar >= 1.28"),
     ({"engine_stat": None}, "did not report"),

@@ -7,12 +7,29 @@ import shutil
 import stat
 import subprocess
 
+import shlex
+
+import jinja2
+import jinja2.nodes
 import pytest
+import yaml
+from ansible.parsing.dataloader import DataLoader
+from ansible.parsing.splitter import parse_kv
+from ansible.template import Templar
 
 from ansible_collections.homeiq.phase0.plugins.module_utils.manifest import (
     SCHEMA, IncompleteBackup, ManifestError, build_manifest, check_files, latest_backup, list_backups,
     load_manifest, manifest_files, parse_sha256sums, render_guide, render_sha256sums, resolve_backup_dir,
-    write_backup_manifest)
+    rollback_command, write_backup_manifest)
+
+try:
+    from ansible.template import trust_as_template
+except ImportError:  # ansible-core < 2.19 trusts every template
+    def trust_as_template(value):
+        return value
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+ROLLBACK_YML = os.path.join(ROOT, "playbooks", "rollback.yml")
 
 
 def make_dir(root, backup_id, files=None):
@@ -95,6 +112,83 @@ def test_guide_names_exact_commands(tmp_path):
     assert "phase0_backup_id=phase0_20260204_111804" in guide
     assert "zstd -dc %s/volumes/app_data.tar.zst | docker run --rm -i --network none -v app_data:/data " \
            "busybox:latest tar -xpf - --numeric-owner -C /data" % backup_dir in guide
+
+
+def _restore_command(guide):
+    """The one command line in the guide's 'Restore everything' block."""
+    block = guide.split("## Restore everything", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    lines = block.strip().splitlines()
+    assert len(lines) == 1, block
+    return lines[0]
+
+
+def _extra_vars(command):
+    """The playbook and extra vars ansible-playbook makes of the command (its -e rules: JSON/YAML or key=value)."""
+    argv = shlex.split(command)
+    assert argv[0] == "ansible-playbook"
+    extra, playbook, args = {}, None, iter(argv[1:])
+    for arg in args:
+        if arg == "-e":
+            value = next(args)
+            extra.update(yaml.safe_load(value) if value.startswith(("{", "[")) else parse_kv(value))
+        else:
+            assert playbook is None, "unexpected argument %r" % arg
+            playbook = arg
+    return playbook, extra
+
+
+def _confirm_guards():
+    """The conditions of the assert(s) rollback.yml runs before anything else (its pre_tasks)."""
+    with open(ROLLBACK_YML, encoding="utf-8") as handle:
+        plays = yaml.safe_load(handle)
+    conditions = []
+    for play in plays:
+        for task in play.get("pre_tasks") or []:
+            for key in ("ansible.builtin.assert", "assert"):
+                if key in task:
+                    that = task[key]["that"]
+                    conditions += [that] if isinstance(that, str) else list(that)
+    assert conditions, "rollback.yml has no confirm assert in its pre_tasks"
+    return conditions
+
+
+def test_guide_restore_command_is_one_rollback_yml_accepts(tmp_path):
+    output_dir = tmp_path / "srv"
+    backup_dir = str(output_dir / "backups" / "phase0_20260204_111804")
+    os.makedirs(backup_dir)
+    manifest = build_manifest("phase0_20260204_111804", "homeiq", [])
+    command = _restore_command(render_guide(manifest, backup_dir))
+    assert command == ("ansible-playbook homeiq.phase0.rollback -e phase0_project_dir=<project dir> "
+                       "-e phase0_output_dir=%s -e phase0_backup_id=phase0_20260204_111804 "
+                       "-e rollback_confirm=true" % output_dir)
+    # The run report offers the same command (one helper), with the project directory filled in.
+    assert command == rollback_command(None, str(output_dir), "phase0_20260204_111804")
+    playbook, extra = _extra_vars(command.replace("<project dir>", "/srv/stack"))
+    assert playbook == "homeiq.phase0.rollback" and os.path.isfile(ROLLBACK_YML)
+    assert extra["phase0_output_dir"] == str(output_dir) and extra["phase0_backup_id"] == "phase0_20260204_111804"
+    # Every variable the playbook's confirm assert reads is set by the command, and the assert passes with it:
+    # a new required switch in rollback.yml fails this test until the guide names it too.
+    for condition in _confirm_guards():
+        tree = jinja2.Environment().parse("{{ %s }}" % condition)
+        needed = {node.name for node in tree.find_all(jinja2.nodes.Name) if node.ctx == "load"}
+        assert needed and needed <= set(extra), (condition, needed, extra)
+        assert Templar(loader=DataLoader(), variables=extra).evaluate_conditional(trust_as_template(condition)) is True
+        assert Templar(loader=DataLoader(), variables={}).evaluate_conditional(trust_as_template(condition)) is False
+
+
+@pytest.mark.parametrize("output_dir", ["/srv/my stack", "/srv/it's", '/srv/"q"\\x'])
+def test_rollback_command_survives_odd_paths(output_dir):
+    command = rollback_command(output_dir + "/src", output_dir, "phase0_20260204_111804")
+    playbook, extra = _extra_vars(command)
+    assert playbook == "homeiq.phase0.rollback"
+    assert extra == {"phase0_project_dir": output_dir + "/src", "phase0_output_dir": output_dir,
+                     "phase0_backup_id": "phase0_20260204_111804", "rollback_confirm": True}
+
+
+def test_rollback_command_without_output_dir_leaves_the_default():
+    assert rollback_command("/srv/demo", None, "phase0_20260204_111804") == (
+        "ansible-playbook homeiq.phase0.rollback -e phase0_project_dir=/srv/demo "
+        "-e phase0_backup_id=phase0_20260204_111804 -e rollback_confirm=true")
 
 
 def test_manifest_is_the_commit_point(tmp_path):

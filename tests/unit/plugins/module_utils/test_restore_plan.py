@@ -48,8 +48,8 @@ def test_select_entries_errors(names, mapping, message):
     (True, "unix:///var/run/docker.sock", None, None),
     (False, "unix:///var/run/docker.sock", None, "not run as root"),
     (True, "tcp://10.0.0.1:2376", None, "not on this host"),
-    (True, "unix:///x", {"Driver": "nfs"}, "driver nfs"),
-    (True, "unix:///x", {"Driver": "local", "Options": {"device": "/srv", "o": "bind"}}, "mount options (device, o)"),
+    (True, "unix:///x", {"Driver": "nfs"}, "driver is nfs, not local"),
+    (True, "unix:///x", {"Driver": "local", "Options": {"device": "/srv", "o": "bind"}}, "driver options (device, o)"),
 ])
 def test_host_path_problem(is_root, endpoint, volume, problem):
     found = host_path_problem(is_root, endpoint, volume)
@@ -78,3 +78,14 @@ def test_staging_name_and_labels():
     assert staging_volume_name("proj_data", "ab12") == "proj_data-p0restore-ab12"
     assert compose_labels_missing({"com.docker.compose.project": "p"}) == [
         "com.docker.compose.volume", "com.docker.compose.version"]
+
+
+def test_missing_volume_with_a_withheld_secret_option_is_blocked_not_created():
+    plan = plan_volume("shop_share", "missing", False, driver_options={"type": "cifs", "o": "username=u,password=<redacted>"})
+    assert plan["action"] == "blocked" and not plan["changed"]
+    assert "o:password" in plan["problem"] and "docker volume create" in plan["problem"]
+
+
+def test_missing_volume_with_plain_options_is_created():
+    plan = plan_volume("shop_bind", "missing", False, driver_options={"type": "none", "o": "bind", "device": "/srv/x"})
+    assert plan == {"action": "create", "changed": True, "problem": None}

@@ -40,11 +40,22 @@ def test_select_volumes(names, exclude, selected, excluded, missing):
     ({"homeiq.phase0.consistency": "pause"}, "auto", "pause"),
     ({"homeiq.phase0.consistency": "LIVE"}, "auto", "live"),
     ({"docker-volume-backup.stop-during-backup": "true"}, "auto", "stop"),
+    ({"docker-volume-backup.stop-during-backup": "false"}, "auto", "live"),
+    ({"docker-volume-backup.stop-during-backup": " No "}, "auto", "live"),
+    ({"docker-volume-backup.stop-during-backup": "nightly"}, "auto", "stop"),
+    ({"docker-volume-backup.stop-during-backup": "false", "homeiq.phase0.consistency": "pause"}, "auto", "pause"),
+    ({"docker-volume-backup.stop-during-backup": "false"}, "stop", "stop"),
     ({"homeiq.phase0.consistency": "pause"}, "live", "live"),
     ({}, "pause", "pause"),
 ])
 def test_container_method(labels, option, method):
     assert container_method(container("a", [], labels=labels), option)[0] == method
+
+
+def test_offen_opt_out_is_live_and_warned():
+    method, warning = container_method(container("a", [], labels={"docker-volume-backup.stop-during-backup": "false"}),
+                                       "auto")
+    assert method == "live" and "keeps it running" in warning and "container a" in warning
 
 
 def test_bad_label_value_warns_and_stops():
