@@ -236,20 +236,30 @@ def test_restore_aborted_halfway_leaves_the_live_volume_unchanged(method, tmp_pa
 
 
 @pytest.mark.parametrize("method", ["host", "api"])
-def test_two_archive_symlink_attack(method, tmp_path, volumes, prefix):
-    """TARGETS 16: A plants x -> /, B writes x/tmp/<name> -> nothing outside the volume."""
+@pytest.mark.parametrize("with_dirs", [False, True], ids=["bare-path", "with-dir-members"])
+def test_two_archive_symlink_attack(method, with_dirs, tmp_path, volumes, prefix):
+    """TARGETS 16 (CVE-2025-45582 pattern): A plants x -> /, B writes x/tmp/<name>. With
+    bare-path, B has no member for x or x/tmp at all, so only the staging (a fresh directory, never
+    the live one holding A's symlink) keeps the write inside the volume."""
     target = volumes("twoarch")
     pwn = "%s-pwn" % prefix
     first = make_backup(tmp_path / "a", {target: tar_bytes([ROOT, member("./x", "symlink", linkname="/")])})
-    second = make_backup(tmp_path / "b", {target: tar_bytes([ROOT, member("./x", "dir"), member("./x/tmp", "dir"),
-                                                             member("./x/tmp/" + pwn, data=b"pwn")])})
+    dirs = [member("./x", "dir"), member("./x/tmp", "dir")] if with_dirs else []
+    second = make_backup(tmp_path / "b", {target: tar_bytes([ROOT] + dirs + [member("./x/tmp/" + pwn, data=b"pwn")])})
     result, _proc = run_module("homeiq.phase0.volume_restore", {"backup_dir": first, "method": method,
                                                                 "allow_external_symlinks": True})
     assert result["changed"], result
     result, _proc = run_module("homeiq.phase0.volume_restore", {"backup_dir": second, "method": method,
                                                                 "replace": True})
-    assert result["changed"], result
     assert not os.path.exists("/tmp/" + pwn)
+    if method == "api" and not with_dirs:
+        # put_archive makes the missing parents itself, so the staging volume holds more members than
+        # the archive: refused (fail safe), and the live volume still holds A's symlink, untouched.
+        assert result.get("failed") and "members after extraction" in result["msg"], result
+        assert "the live volume is unchanged" in result["msg"]
+        assert sh(target, "readlink /d/x").stdout == "/\n"
+        return
+    assert result["changed"], result
     assert sh(target, "stat -c %F /d/x; cat /d/x/tmp/" + pwn).stdout == "directory\npwn"
 
 
