@@ -2,6 +2,7 @@
 
 Import them in a test as `from helpers import run_module` (pytest puts this folder on sys.path).
 """
+import contextlib
 import json
 import os
 import subprocess
@@ -90,3 +91,18 @@ def wait_for(probe, timeout, what, interval=0.5):
         if time.monotonic() >= deadline:
             raise AssertionError("timed out after %.0f s waiting for %s; last value: %r" % (timeout, what, value))
         time.sleep(interval)
+
+
+@contextlib.contextmanager
+def tmpfs_inside(directory, name, content):
+    """Mount a small tmpfs at directory/name (made here) holding one file `inside` with `content`:
+    a file system mounted inside a volume's directory on the host. Unmounted on the way out."""
+    mount_point = os.path.join(directory, name)
+    os.makedirs(mount_point)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mount_point], check=True)
+    try:
+        with open(os.path.join(mount_point, "inside"), "w") as handle:
+            handle.write(content)
+        yield mount_point
+    finally:
+        subprocess.run(["umount", mount_point], check=True)

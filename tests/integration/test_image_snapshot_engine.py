@@ -1,5 +1,4 @@
 """image_snapshot against the real engine: snapshot tags, idempotence, check mode, save and load back."""
-import hashlib
 import json
 import os
 import subprocess
@@ -7,6 +6,7 @@ import subprocess
 import pytest
 
 from helpers import compose, run_module
+from restore_fixtures import sha256_file
 
 BUSYBOX = "phase0-fixture/busybox:latest"
 
@@ -14,13 +14,6 @@ BUSYBOX = "phase0-fixture/busybox:latest"
 def docker(*args, check=True):
     return subprocess.run(["docker"] + list(args), capture_output=True, text=True, check=check, timeout=300)
 
-
-def file_sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def image_id(ref):
@@ -71,7 +64,7 @@ def test_save_survives_prune_and_restored_loads_it_back(stack, tmp_path):
     archive = backup / record["archive"]
     assert os.stat(archive).st_mode & 0o777 == 0o600
     assert os.stat(archive).st_size == record["bytes"] and len(record["sha256"]) == 64
-    assert record["save_action"] == "save" and file_sha256(archive) == record["sha256"]
+    assert record["save_action"] == "save" and sha256_file(archive) == record["sha256"]
     before = os.stat(archive)
     # A second run (check mode and real) writes nothing and reports the archive as the first run did:
     # backup_manifest needs sha256 and bytes in every record that names an archive.
@@ -84,7 +77,7 @@ def test_save_survives_prune_and_restored_loads_it_back(stack, tmp_path):
         assert (second["sha256"], second["bytes"]) == (record["sha256"], record["bytes"])
         after = os.stat(archive)
         assert (after.st_ino, after.st_mtime_ns, after.st_size) == (before.st_ino, before.st_mtime_ns, before.st_size)
-        assert file_sha256(archive) == record["sha256"]
+        assert sha256_file(archive) == record["sha256"]
         assert os.listdir(archive.parent) == [archive.name]
 
     # The rebuild goes wrong and a prune removes the old image entirely.

@@ -16,7 +16,7 @@ import pytest
 
 from backup_stack import (FILL_MIXED, IMAGE, BackupStack, helpers_left, parse_result, run_module_async, tree,
                           wait_for)
-from helpers import run_module
+from helpers import run_module, tmpfs_inside
 
 from ansible_collections.homeiq.phase0.plugins.module_utils.archive_extract import extract_archive
 from ansible_collections.homeiq.phase0.plugins.module_utils.backup_lock import lock_path, read_lock
@@ -173,12 +173,8 @@ def test_volume_with_a_mount_inside_is_read_through_the_engine(stack, tmp_path, 
     mounted file; method=host refuses before any container is stopped."""
     volume = stack.volume("data", fill="echo top > /data/top")
     writer = stack.container("api", {volume: True})
-    nested = os.path.join(docker_client.api.inspect_volume(volume)["Mountpoint"], "cache dir")
-    os.makedirs(nested)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", nested], check=True)
-    try:
-        with open(os.path.join(nested, "inside"), "w") as handle:
-            handle.write("on the mounted file system\n")
+    with tmpfs_inside(docker_client.api.inspect_volume(volume)["Mountpoint"], "cache dir",
+                      "on the mounted file system\n") as nested:
         target = backup_dir(tmp_path)
         result = backup(stack, target, helper_image=IMAGE)
         assert not result.get("failed"), result.get("msg")
@@ -192,8 +188,6 @@ def test_volume_with_a_mount_inside_is_read_through_the_engine(stack, tmp_path, 
         assert forced.get("failed") and forced["error_kind"] == "method"
         assert "mounted inside" in forced["msg"] and forced["containers"] == []
         assert stack.state(writer)["Running"]
-    finally:
-        subprocess.run(["umount", nested], check=True)
 
 
 def test_check_mode_reports_the_plan_and_writes_nothing(stack, tmp_path):

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from helpers import run_module
+from helpers import run_module, tmpfs_inside
 from restore_fixtures import make_backup, member, tar_bytes
 
 BUSYBOX = "phase0-fixture/busybox:latest"
@@ -187,12 +187,7 @@ def test_volume_with_a_mount_inside_is_not_swapped_on_the_host(tmp_path, volumes
     says so), and method=host refuses before anything is written."""
     target = volumes("nested")
     sh(target, "echo current > /d/current.txt")
-    nested = os.path.join(docker_client.api.inspect_volume(target)["Mountpoint"], "cache")
-    os.makedirs(nested)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", nested], check=True)
-    try:
-        with open(os.path.join(nested, "inside"), "w") as handle:
-            handle.write("mounted\n")
+    with tmpfs_inside(docker_client.api.inspect_volume(target)["Mountpoint"], "cache", "mounted\n") as nested:
         backup = make_backup(tmp_path, {target: tar_bytes([ROOT, member("./restored.txt", data=b"from backup")])})
         planned, _proc = run_module("homeiq.phase0.volume_restore", {"backup_dir": backup, "replace": True},
                                     check=True)
@@ -207,8 +202,6 @@ def test_volume_with_a_mount_inside_is_not_swapped_on_the_host(tmp_path, volumes
         assert sh(target, "cat /d/current.txt").stdout == "current\n"
         with open(os.path.join(nested, "inside")) as handle:
             assert handle.read() == "mounted\n"
-    finally:
-        subprocess.run(["umount", nested], check=True)
 
 
 @pytest.mark.parametrize("method", ["host", "api"])
