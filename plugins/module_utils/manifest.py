@@ -186,19 +186,21 @@ ROLLBACK_PLAYBOOK = "homeiq.phase0.rollback"
 PROJECT_DIR_PLACEHOLDER = "<project dir>"
 
 
-def rollback_command(project_dir, output_dir, backup_id):
+def rollback_command(project_dir, output_dir, backup_id, backup_root=None):
     """The command line that rolls back to backup_id - the one playbooks/rollback.yml accepts.
 
     rollback.yml refuses to run without -e rollback_confirm=true (its only guard), so the switch is part
     of the command. project_dir None stands for a project directory the caller does not know: the
     '<project dir>' placeholder, for a person to fill in; output_dir None leaves phase0_output_dir to its
-    default (the project directory). Plain values go as -e key=value; when a value
+    default (the project directory); backup_root (the directory holding the backup, when it is not
+    <output_dir>/backups, the role's default) goes as restore_backup_root. Plain values go as -e key=value; when a value
     needs shell quoting (spaces, quotes, ...), the variables go as one JSON -e argument, which
     ansible-playbook reads as they are (key=value would split them at the space).
     """
     extra = [("phase0_project_dir", PROJECT_DIR_PLACEHOLDER if project_dir is None else str(project_dir)),
              ("phase0_output_dir", None if output_dir is None else str(output_dir)),
-             ("phase0_backup_id", str(backup_id))]
+             ("phase0_backup_id", str(backup_id)),
+             ("restore_backup_root", None if backup_root is None else str(backup_root))]
     extra = [(key, value) for key, value in extra if value is not None]
     if all(_q(value) == value for key, value in extra if value != PROJECT_DIR_PLACEHOLDER):
         args = " ".join("-e %s=%s" % item for item in extra) + " -e rollback_confirm=true"
@@ -206,6 +208,15 @@ def rollback_command(project_dir, output_dir, backup_id):
         data = dict(extra, rollback_confirm=True)
         args = "-e %s" % _q(json.dumps(data))
     return "ansible-playbook %s %s" % (ROLLBACK_PLAYBOOK, args)
+
+
+def _guide_rollback_command(backup_dir, backup_id):
+    """The guide knows where the backup is, not the project: <output_dir>/backups/<id> is the role's
+    default layout; a backup anywhere else is named by its own root (restore_backup_root)."""
+    root = os.path.dirname(os.path.abspath(backup_dir))
+    if os.path.basename(root) == "backups":
+        return rollback_command(None, os.path.dirname(root), backup_id)
+    return rollback_command(None, None, backup_id, backup_root=root)
 
 
 def render_guide(manifest, backup_dir):
@@ -230,7 +241,7 @@ def render_guide(manifest, backup_dir):
         "```", "",
         "## Restore everything", "",
         "```sh",
-        rollback_command(None, os.path.dirname(os.path.dirname(os.path.abspath(backup_dir))), bid),
+        _guide_rollback_command(backup_dir, bid),
         "```", "",
         "Put the compose project's directory in place of `%s`." % PROJECT_DIR_PLACEHOLDER, "",
     ]

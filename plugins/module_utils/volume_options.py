@@ -12,29 +12,51 @@ and a restore refuses to create such a volume instead of creating it without its
 Interface:
     REDACTED = '<redacted>'
     record_driver_options(options) -> dict or None
-        options: the engine's volume `Options` (dict or None). Values of keys that look secret
-        (redact.is_secret_name), and `key=value` items with such a key inside the comma-separated
-        `o` option, become REDACTED. None or {} -> None.
-    redacted_keys(options) -> sorted list of what was withheld ('password', 'o:password')
+        options: the engine's volume `Options` (dict or None). The whole value of a key that looks
+        secret (redact.is_secret_name) becomes REDACTED; in every other string value, the value of
+        each `key=value` item with such a key (items split at single commas: Linux mount options
+        write a comma inside a value as `,,`), a URL's password (`scheme://user:pass@`) and a URL
+        query parameter with such a name (or `sig`, a SAS signature) become REDACTED.
+        None or {} -> None.
+    redacted_keys(options) -> sorted list of what was withheld ('password', 'o:password',
+        'device:URL password')
     creation_problem(volume_name, options) -> None, or the message for a volume that cannot be
         created from the recorded options (some were withheld).
 """
 from __future__ import annotations
 
+import re
+
 from ansible_collections.homeiq.phase0.plugins.module_utils.redact import REDACTED, is_secret_name
 
-MOUNT_OPTIONS_KEY = "o"
+# Single commas separate mount options; ",," is a comma inside a value (CIFS passwords).
+_ITEM_SPLIT = re.compile(r"(?<!,),(?!,)")
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/:@\s,]*:)([^@/\s]+)(@)")
+_QUERY_PARAM = re.compile(r"([?&;])([^=&;#?]+)=([^&;#]*)")
+_MORE_SECRET_PARAMS = ("sig",)
+_WITHHELD_ITEM = re.compile(r"([^,=&?;:/@]+)=" + re.escape(REDACTED))
 
 
-def _mount_option_items(text):
-    return text.split(",") if text else []
+def _secret_param(name):
+    name = name.strip()
+    return is_secret_name(name) or name.lower() in _MORE_SECRET_PARAMS
 
 
-def _redact_mount_options(text):
+def _redact_query(match):
+    if _secret_param(match.group(2)):
+        return "%s%s=%s" % (match.group(1), match.group(2), REDACTED)
+    return match.group(0)
+
+
+def _redact_text(text):
     items = []
-    for item in _mount_option_items(text):
+    for item in _ITEM_SPLIT.split(text):
         key, sep, dummy = item.partition("=")
-        items.append("%s=%s" % (key, REDACTED) if sep and is_secret_name(key) else item)
+        if sep and _secret_param(key):
+            items.append("%s=%s" % (key, REDACTED))
+            continue
+        item = _URL_PASSWORD.sub(lambda match: match.group(1) + REDACTED + match.group(3), item)
+        items.append(_QUERY_PARAM.sub(_redact_query, item))
     return ",".join(items)
 
 
@@ -45,8 +67,8 @@ def record_driver_options(options):
     for key, value in sorted(options.items()):
         if is_secret_name(key):
             recorded[key] = REDACTED
-        elif key == MOUNT_OPTIONS_KEY and isinstance(value, str):
-            recorded[key] = _redact_mount_options(value)
+        elif isinstance(value, str):
+            recorded[key] = _redact_text(value)
         else:
             recorded[key] = value
     return recorded
@@ -55,11 +77,14 @@ def record_driver_options(options):
 def redacted_keys(options):
     hidden = []
     for key, value in sorted((options or {}).items()):
+        if not isinstance(value, str) or REDACTED not in value:
+            continue
         if value == REDACTED:
             hidden.append(key)
-        elif key == MOUNT_OPTIONS_KEY and isinstance(value, str):
-            hidden.extend("%s:%s" % (key, item.partition("=")[0]) for item in _mount_option_items(value)
-                          if item.partition("=")[2] == REDACTED)
+            continue
+        hidden.extend("%s:%s" % (key, name) for name in _WITHHELD_ITEM.findall(value))
+        if ":%s@" % REDACTED in value:
+            hidden.append("%s:URL password" % key)
     return hidden
 
 
@@ -67,6 +92,6 @@ def creation_problem(volume_name, options):
     hidden = redacted_keys(options)
     if not hidden:
         return None
-    return ("volume %s does not exist and was created with driver options that hold a secret (%s), which "
+    return ("volume %s does not exist; it was backed up with driver options that hold a secret (%s), which "
             "backups never record: create it yourself with its real options (docker volume create --driver "
             "... --opt ...), then run the restore again to fill it" % (volume_name, ", ".join(hidden)))

@@ -108,6 +108,7 @@ images:
     bytes:
       description:
         - Size of the saved archive - also for an archive a run before saved, read from the file.
+        - Not returned in check mode for an archive that would be written.
       type: int
     raw_sha256:
       description: SHA-256 of the uncompressed C(docker save) stream. Only when the archive was written in this run.
@@ -160,6 +161,8 @@ def saved_archive(module, path):
         mode = os.lstat(path).st_mode
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        module.fail_json(msg="cannot look at the image archive path %s: %s" % (path, exc), images=[])
     if stat.S_ISLNK(mode) or not stat.S_ISREG(mode):
         module.fail_json(msg="%s exists and is %s, not a saved image archive; remove it or use another backup_dir"
                              % (path, "a symlink" if stat.S_ISLNK(mode) else "not a regular file"), images=[])

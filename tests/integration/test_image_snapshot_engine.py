@@ -15,7 +15,6 @@ def docker(*args, check=True):
     return subprocess.run(["docker"] + list(args), capture_output=True, text=True, check=check, timeout=300)
 
 
-
 def image_id(ref):
     out = docker("image", "inspect", "--format", "{{.Id}}", ref, check=False)
     return out.stdout.strip() if out.returncode == 0 else None

@@ -402,7 +402,9 @@ def test_sigkill_mid_backup_then_next_run_recovers(stack, tmp_path, docker_clien
     killed_dir = backup_dir(tmp_path)
     proc = run_module_async("homeiq.phase0.volume_backup",
                             {"project_name": stack.project, "backup_dir": killed_dir, "stop_timeout": 5},
-                            env={"PHASE0_TEST_SLOW_ARCHIVE_MS": "20"})
+                            # 50 ms per MiB: the 200 MiB stream lasts >= 10 s, well past the first
+                            # progress line (after 2 s), so the kill always lands mid-volume.
+                            env={"PHASE0_TEST_SLOW_ARCHIVE_MS": "50"})
     partial = os.path.join(killed_dir, "volumes", volume + ".tar.zst.partial")
     wait_for(lambda: os.path.exists(partial) and os.path.getsize(partial) >= 10 << 20, 120)
     # An operator watching the run sees the volume and how far along it is in backup.log while the

@@ -237,3 +237,15 @@ def test_check_files_names_missing_and_resized(tmp_path):
         handle.write(b"more")
     assert check_files(backup_dir, manifest) == ["volumes/a.tar.zst: missing",
                                                  "volumes/b.tar.zst: 6 bytes on disk, the entry says 2"]
+
+
+def test_guide_names_a_backup_root_that_is_not_the_default(tmp_path):
+    """backup_root set elsewhere (not <output_dir>/backups): the restore must be told where to look."""
+    root = tmp_path / "vault"
+    backup_dir = str(root / "phase0_20260204_111804")
+    os.makedirs(backup_dir)
+    command = _restore_command(render_guide(build_manifest("phase0_20260204_111804", "homeiq", []), backup_dir))
+    playbook, extra = _extra_vars(command.replace("<project dir>", "/srv/stack"))
+    assert extra == {"phase0_project_dir": "/srv/stack", "phase0_backup_id": "phase0_20260204_111804",
+                     "restore_backup_root": str(root), "rollback_confirm": "true"}
+    assert os.path.isdir(os.path.join(extra["restore_backup_root"], extra["phase0_backup_id"]))
