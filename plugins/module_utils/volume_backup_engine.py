@@ -501,7 +501,7 @@ class BackupRun:
         mountpoint = volume_plan.get("mountpoint")
         facts = {"euid": os.geteuid() if hasattr(os, "geteuid") else None, "local_engine": local_engine(self.api),
                  "remaps_ids": self._remaps_ids,
-                 "driver": volume_plan.get("driver"), "driver_options": volume_plan.get("driver_options"),
+                 "driver": volume_plan.get("driver"), "driver_options": volume_plan.get("options"),
                  "mountpoint": mountpoint, "mountinfo": read_mountinfo(), "tar_version": self._tar_version,
                  "lstat": None, "engine_stat": None}
         if mountpoint and os.path.isabs(mountpoint):

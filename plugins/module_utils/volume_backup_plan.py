@@ -173,8 +173,9 @@ def plan_backup(volumes, containers, option="auto", sizes=None, compression="zst
         plans.append({
             "name": name, "archive": archive_name(name, compression, volumes_subdir),
             "driver": volume.get("Driver"), "labels": volume.get("Labels") or {},
-            "mountpoint": volume.get("Mountpoint"), "driver_options": bool(volume.get("Options")),
-            # Recorded so a restore can recreate the volume as it was (secret values withheld).
+            "mountpoint": volume.get("Mountpoint"),
+            # Recorded so a restore can recreate the volume as it was (secret values withheld); the host
+            # path's check reads it too (a volume with options is a mount made while a container runs).
             "options": record_driver_options(volume.get("Options")),
             "estimated_bytes": sizes.get(name),
             "consistency": consistency, "writers": writers, "warnings": volume_warnings,

@@ -44,16 +44,23 @@ ROLLBACK = os.path.join(ROOT, "playbooks", "rollback.yml")
 BUSYBOX = "phase0-fixture/busybox:latest"
 JSON_OUTPUT = {"ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "json"}
 
+# The lines every service of the stack shares (a local image, no network, a quick stop).
+BUSYBOX_BASE = """\
+    image: phase0-fixture/busybox:latest
+    pull_policy: never
+    network_mode: none
+    stop_grace_period: 1s
+"""
+BUSYBOX_IDLE = BUSYBOX_BASE + """\
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]
+"""
+
 COMPOSE = """\
 include:
   - path: sub/worker.yml
 services:
   app:
-    image: phase0-fixture/busybox:latest
-    pull_policy: never
-    network_mode: none
-    stop_grace_period: 1s
-    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]
+    BUSYBOX_IDLE
     environment:
       APP_SECRET: ${APP_SECRET}
     volumes:
@@ -64,22 +71,15 @@ services:
       timeout: 2s
       retries: 2
   plain:
-    image: phase0-fixture/busybox:latest
-    pull_policy: never
-    network_mode: none
-    stop_grace_period: 1s
-    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]
+    BUSYBOX_IDLE
 volumes:
   data: {}
-"""
+""".replace("    BUSYBOX_IDLE\n", BUSYBOX_IDLE)
 
 WORKER = """\
 services:
   worker:
-    image: phase0-fixture/busybox:latest
-    pull_policy: never
-    network_mode: none
-    stop_grace_period: 1s
+    BUSYBOX_BASE
     # healthy only a few seconds after each start: a report taken without waiting would miss it
     command: ["sh", "-c", "trap 'exit 0' TERM; rm -f /tmp/ready; sleep 3; touch /tmp/ready; while :; do sleep 0.2; done"]
     environment:
@@ -93,7 +93,7 @@ services:
       retries: 2
 volumes:
   cache: {}
-"""
+""".replace("    BUSYBOX_BASE\n", BUSYBOX_BASE)
 
 HEALTHCHECKED = {"app", "worker"}
 SERVICES = {"app", "worker", "plain"}
