@@ -17,8 +17,9 @@ Interface:
         method (auto | api | host: where the tar stream comes from; host is GNU tar on the
         volume's directory, see host_tar; the same names as volume_restore's method).
         Takes the run lock; if it broke a stale lock, restarts/unpauses the containers the dead run
-        had stopped/paused and, when it did, plans again with replan(). Cleans stale *.partial
-        files and helper containers, then for each
+        had stopped/paused and, when it did, plans again with replan(), and removes the archives
+        the dead run had published (recorded in its lock) when no manifest.json covers them.
+        Cleans stale *.partial files and helper containers, then for each
         group of volumes: pre-hooks, stop/pause the group's containers concurrently (bounded),
         archive each volume through a helper container that is created, never started, with
         the volume mounted read-only (get_archive -> archive_stream -> AtomicWriter; or, with
@@ -49,6 +50,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import threading
 import time
 import uuid
@@ -60,7 +62,7 @@ from ansible_collections.homeiq.phase0.plugins.module_utils.archive_stream impor
 from ansible_collections.homeiq.phase0.plugins.module_utils.archive_tarscan import (
     TarFormatError, TruncatedArchive)
 from ansible_collections.homeiq.phase0.plugins.module_utils.atomic_file import (
-    AtomicWriter, UnsafePathError, ensure_private_dir, remove_stale_partials)
+    AtomicWriter, UnsafePathError, ensure_private_dir, fsync_dir, remove_stale_partials)
 from ansible_collections.homeiq.phase0.plugins.module_utils.backup_lock import BackupLock, LockBusy
 from ansible_collections.homeiq.phase0.plugins.module_utils.docker_client import bounded_map, remaps_ids
 from ansible_collections.homeiq.phase0.plugins.module_utils.host_tar import (
@@ -338,6 +340,7 @@ class BackupRun:
         self.warnings = list(plan.get("warnings") or ())
         self.recovered = []
         self.cleaned = []
+        self.removed_dead_run_archives = []
         self.log = None
         self.lock = None
         self._health_pool = None
@@ -366,10 +369,12 @@ class BackupRun:
             event["name"], action, ok, seconds, (" error=%s" % error) if error else ""))
         return event
 
-    def _record_lock_state(self):
+    def _record_lock_state(self, publishing=None):
         if self.lock is not None:
+            published = self.published + ([publishing] if publishing else [])
             self.lock.update(stopped=sorted(self._stopped_now), paused=sorted(self._paused_now),
-                             backup_dir=self.backup_dir)
+                             backup_dir=self.backup_dir,
+                             published=[os.path.relpath(path, self.backup_dir) for path in published])
 
     def _timed_call(self, container_id, action, fn, name=None):
         started = time.monotonic()
@@ -426,6 +431,39 @@ class BackupRun:
                 ok = self._timed_call(container_id, "%s (recovery)" % action,
                                       lambda cid=container_id, fn=call: fn(cid), name=name)
                 self.recovered.append({"id": container_id[:12], "name": name, "action": action, "ok": ok})
+
+    def _remove_dead_run_archives(self, holder):
+        """Archives a killed run renamed to their final names but never covered by a manifest.
+
+        A SIGKILL (OOM killer, a host reset) skips the run's own clean-up, so the volumes it had
+        finished would stay under final names in a directory that can never become complete.
+        Only paths the dead run recorded in its lock are touched, only below its volumes/
+        directory, only regular files, and never when that directory has a manifest.json."""
+        backup_dir = holder.get("backup_dir") or (holder.get("state") or {}).get("backup_dir")
+        published = (holder.get("state") or {}).get("published") or ()
+        if not backup_dir or not os.path.isabs(backup_dir) or not published:
+            return
+        if os.path.lexists(os.path.join(backup_dir, "manifest.json")):
+            self._log("kept the archives of the dead run in %s: it has a manifest.json" % backup_dir)
+            return
+        volumes_dir = os.path.join(backup_dir, "volumes")
+        removed = []
+        for relative in published:
+            path = os.path.normpath(os.path.join(backup_dir, str(relative)))
+            if os.path.dirname(path) != volumes_dir:
+                continue
+            try:
+                if not stat.S_ISREG(os.lstat(path).st_mode):
+                    continue
+                os.unlink(path)
+            except FileNotFoundError:
+                continue
+            removed.append(path)
+            self._log("removed %s: a dead run (pid %s) published it, but no manifest covers it" % (
+                path, holder.get("pid")))
+        if removed:
+            fsync_dir(volumes_dir)
+        self.removed_dead_run_archives = removed
 
     def _clean_stale_helpers(self):
         project = self.options.get("project") or "volumes"
@@ -628,6 +666,9 @@ class BackupRun:
                     chunks, sink, codec=self.options.get("compression") or "zstd",
                     level=self.options.get("compression_level"), progress=progress, on_chunk=on_chunk,
                     on_member=on_member, **tuning)
+                # Recorded in the lock before the rename: a run killed after it leaves a lock that
+                # names the archive, and the next run removes it (no manifest will ever cover it).
+                self._record_lock_state(publishing=final)
                 writer.commit()
                 self.published.append(final)
         finally:
@@ -769,6 +810,7 @@ class BackupRun:
     def _result(self):
         return {"volumes": self.volumes, "containers": self.events, "warnings": self.warnings,
                 "recovered_containers": self.recovered, "cleaned_partials": self.cleaned,
+                "removed_dead_run_archives": self.removed_dead_run_archives,
                 "lock": getattr(self, "lock_info", None)}
 
     def run(self):
@@ -797,6 +839,7 @@ class BackupRun:
                 self.warnings.append(message)
                 self._log(message)
                 self._recover_from_stale(holder)
+                self._remove_dead_run_archives(holder)
                 if self.recovered and self.replan is not None:
                     # Containers came back: plan again so they are stopped/paused like any writer.
                     self.plan = self.replan()

@@ -232,6 +232,15 @@ cleaned_partials:
   returned: success
   type: list
   elements: str
+removed_dead_run_archives:
+  description:
+    - Archives that an earlier run, killed before it could clean up (SIGKILL, a host reset), had
+      renamed to their final names in a backup directory that has no C(manifest.json). This run
+      removed them, so no complete-looking archive outlives its run. Only paths the dead run
+      recorded in its lock, below its C(volumes/) directory, are ever touched.
+  returned: success
+  type: list
+  elements: str
 recovered_containers:
   description: Containers a crashed earlier run had left stopped or paused, started or unpaused again by this run.
   returned: success

@@ -127,6 +127,30 @@ def run_module_async(module, args, env=None):
                                           **(env or {}))))
 
 
+def communicate_or_explain(proc, timeout, log_path, pid=None):
+    """proc.communicate(timeout); past it, fail with what the run was doing: the tail of its
+    backup.log and the kernel's wait channel of each thread of the module process."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        threads = []
+        for task in sorted(os.listdir("/proc/%d/task" % pid)) if pid and os.path.isdir("/proc/%d" % pid) else ():
+            try:
+                with open("/proc/%d/task/%s/wchan" % (pid, task)) as handle:
+                    threads.append("%s:%s" % (task, handle.read().strip()))
+            except OSError:
+                continue
+        try:
+            with open(log_path) as handle:
+                log_tail = handle.read().splitlines()[-15:]
+        except OSError as exc:
+            log_tail = [str(exc)]
+        proc.kill()
+        proc.communicate()
+        raise AssertionError("the module did not end within %s s; threads (wchan) %s; backup.log ends:\n%s"
+                             % (timeout, threads, "\n".join(log_tail)))
+
+
 def parse_result(stdout):
     data = json.loads(stdout[stdout.index("{"):])
     return data["plays"][0]["tasks"][0]["hosts"]["localhost"]

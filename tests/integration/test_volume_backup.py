@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from backup_stack import (FILL_MIXED, IMAGE, BackupStack, helpers_left, parse_result, run_module_async, tree,
-                          wait_for)
+from backup_stack import (FILL_MIXED, IMAGE, BackupStack, communicate_or_explain, helpers_left, parse_result,
+                          run_module_async, tree, wait_for)
 from helpers import run_module, tmpfs_inside
 
 from ansible_collections.homeiq.phase0.plugins.module_utils.archive_extract import extract_archive
@@ -394,11 +394,13 @@ def test_stale_lock_of_dead_pid_is_broken_live_one_is_not(stack, tmp_path):
 @pytest.mark.slow
 def test_sigkill_mid_backup_then_next_run_recovers(stack, tmp_path, docker_client):
     """TARGET 2: SIGKILL the module after 10 MB of a 200 MB volume: no final file, no manifest; the
-    next run removes the stale partial, restarts the container the dead run stopped, and its output
-    restores byte for byte."""
+    next run removes the stale partial and the archive the dead run had finished (a_first, under its
+    final name in a directory no manifest will ever cover), restarts the container the dead run
+    stopped, and its output restores byte for byte."""
+    first = stack.volume("a_first", fill="seq 1 50000 > /data/f")
     volume = stack.volume("big", fill="dd if=/dev/urandom of=/data/big bs=1M count=200 2>/dev/null && "
                                       "seq 1 100000 > /data/t && ln -s t /data/l")
-    container = stack.container("db", {volume: True})
+    container = stack.container("db", {volume: True, first: True})
     killed_dir = backup_dir(tmp_path)
     proc = run_module_async("homeiq.phase0.volume_backup",
                             {"project_name": stack.project, "backup_dir": killed_dir, "stop_timeout": 5},
@@ -417,6 +419,8 @@ def test_sigkill_mid_backup_then_next_run_recovers(stack, tmp_path, docker_clien
     assert not os.path.exists(os.path.join(killed_dir, "volumes", volume + ".tar.zst"))
     assert "volume=%s done" % volume not in open(log_path).read()
     holder = read_lock(lock_path(os.path.dirname(killed_dir), stack.project))
+    finished = os.path.join(killed_dir, "volumes", first + ".tar.zst")
+    assert os.path.isfile(finished) and holder["state"]["published"] == ["volumes/%s.tar.zst" % first]
     # The helper holds the volume read-only and is never started (get_archive needs no running process).
     helper = helpers_left(docker_client, stack.project)
     assert len(helper) == 1 and helper[0].attrs["State"]["Status"] == "created", helper
@@ -430,14 +434,17 @@ def test_sigkill_mid_backup_then_next_run_recovers(stack, tmp_path, docker_clien
     result = backup(stack, next_dir)
     assert not result.get("failed"), result.get("msg")
     assert result["cleaned_partials"] == [partial]
+    assert result["removed_dead_run_archives"] == [finished] and not os.path.exists(finished)
+    assert sorted(os.listdir(os.path.join(killed_dir, "volumes"))) == []
     assert [(item["action"], item["ok"]) for item in result["recovered_containers"]] == [("start", True)]
     # Recovered, then planned again: the writer is stopped for the archive like any other writer.
     assert actions(result) == [("db", "start (recovery)", True), ("db", "stop", True), ("db", "start", True)]
-    assert result["volumes"][0]["consistency"] == "stop"
+    assert [item["consistency"] for item in result["volumes"]] == ["stop", "stop"]
     assert result["plan"]["stop"] == ["%s-db" % stack.project]
     assert stack.state(container)["Running"]
     assert not helpers_left(docker_client, stack.project)
-    entry = result["volumes"][0]
+    entry = result["volumes"][1]
+    assert entry["name"] == volume
     staging = tmp_path / "staging"
     staging.mkdir()
     extract_archive(os.path.join(next_dir, entry["archive"]), str(staging), expected=entry)
@@ -459,7 +466,7 @@ def test_sigterm_mid_backup_restarts_and_publishes_nothing(stack, tmp_path, dock
     assert not stack.state(container)["Running"], "the writer is stopped while its volume is archived"
     holder = read_lock(lock_path(os.path.dirname(target), stack.project))
     os.kill(holder["pid"], signal.SIGTERM)
-    stdout, _stderr = proc.communicate(timeout=120)
+    stdout, _stderr = communicate_or_explain(proc, 120, os.path.join(target, "backup.log"), holder["pid"])
     result = parse_result(stdout)
     assert result.get("failed") and result.get("error_kind") == "interrupted", result.get("msg")
     assert ("db", "start", True) in actions(result), result["containers"]
