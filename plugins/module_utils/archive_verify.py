@@ -34,7 +34,7 @@ from ansible_collections.homeiq.phase0.plugins.module_utils.archive_tarscan impo
     TarFormatError, TarScanner)
 from ansible_collections.homeiq.phase0.plugins.module_utils.archive_threads import (
     BackgroundHasher, ThreadedFileReader)
-from ansible_collections.homeiq.phase0.plugins.module_utils.docker_client import bounded_map
+from ansible_collections.homeiq.phase0.plugins.module_utils.bounded_map import bounded_map
 from ansible_collections.homeiq.phase0.plugins.module_utils.manifest import (
     SUMS_NAME, ManifestError, load_manifest, manifest_files, parse_sha256sums)
 from ansible_collections.homeiq.phase0.plugins.module_utils.tar_validate import (

@@ -6,8 +6,8 @@
 Modules build their argument_spec with `docker_argument_spec(**their_options)` and get a
 connected client with `Phase0DockerClient(module)`. When the engine cannot be reached the
 module fails with a message that names the endpoint and says what to do
-(`engine_error_message`, a pure function). `bounded_map` runs per-container work
-concurrently with a bound, so a module handles 40 containers in one call.
+(`engine_error_message`, a pure function). Per-container work runs concurrently through
+`bounded_map` (its own module, so code without Docker does not import the SDK).
 """
 from __future__ import annotations
 
@@ -15,8 +15,6 @@ import copy
 import os
 import re
 import traceback
-from collections import namedtuple
-from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleFallbackNotFound, env_fallback, missing_required_lib
 
@@ -32,7 +30,6 @@ except ImportError:  # pragma: no cover - exercised only where the SDK is missin
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 DEFAULT_TIMEOUT = 60
-DEFAULT_WORKERS = 8
 
 
 def cert_path_fallback(filename):
@@ -178,17 +175,6 @@ def tls_settings(params):
     return settings
 
 
-# --- bounded concurrency ----------------------------------------------------------------
-
-class Outcome(namedtuple("Outcome", ["item", "value", "error"])):
-    """What fn(item) gave: its value, or the exception it raised (error)."""
-    __slots__ = ()
-
-    @property
-    def ok(self):
-        return self.error is None
-
-
 def remaps_ids(security_options):
     """True when `docker info`'s SecurityOptions say the engine maps user ids (userns-remap,
     rootless): files in its volume directories are then owned by host ids, while the Engine API's
@@ -198,27 +184,6 @@ def remaps_ids(security_options):
             if field in ("name=userns", "name=rootless"):
                 return True
     return False
-
-
-def bounded_map(fn, items, workers=DEFAULT_WORKERS):
-    """Run fn(item) for every item with at most `workers` threads.
-
-    Returns one Outcome(item, value, error) per item, in the order of `items`; an exception
-    raised by fn is captured in `error` (value None) instead of aborting the other items.
-    """
-    items = list(items)
-    if not items:
-        return []
-
-    def call(item):
-        try:
-            return Outcome(item, fn(item), None)
-        # an error is reported per item and never aborts the others
-        except Exception as exc:  # pylint: disable=broad-except
-            return Outcome(item, None, exc)
-
-    with ThreadPoolExecutor(max_workers=max(1, min(int(workers), len(items)))) as pool:
-        return list(pool.map(call, items))
 
 
 # --- the client ---------------------------------------------------------------------------

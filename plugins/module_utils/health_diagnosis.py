@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import time
 
-from ansible_collections.homeiq.phase0.plugins.module_utils.docker_client import bounded_map
+from ansible_collections.homeiq.phase0.plugins.module_utils.bounded_map import bounded_map
 from ansible_collections.homeiq.phase0.plugins.module_utils.health_classify import PROBE_CLASSES, classify
 from ansible_collections.homeiq.phase0.plugins.module_utils.health_collect import (
     DEFAULT_LIMITS,

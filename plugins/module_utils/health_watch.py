@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.homeiq.phase0.plugins.module_utils.docker_client import bounded_map
+from ansible_collections.homeiq.phase0.plugins.module_utils.bounded_map import bounded_map
 from ansible_collections.homeiq.phase0.plugins.module_utils.health_collect import SERVICE_LABEL, state_facts, utcnow
 from ansible_collections.homeiq.phase0.plugins.module_utils.health_log import iso, parse_docker_time, summarize_health_log
 

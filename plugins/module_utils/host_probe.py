@@ -16,7 +16,7 @@ import time
 
 from ansible_collections.homeiq.phase0.plugins.module_utils.compose_project import (
     PROJECT_LABEL, project_containers, container_name)
-from ansible_collections.homeiq.phase0.plugins.module_utils.docker_client import bounded_map
+from ansible_collections.homeiq.phase0.plugins.module_utils.bounded_map import bounded_map
 from ansible_collections.homeiq.phase0.plugins.module_utils.host_checks import cpu_percent, memory_usage
 
 CLI_TIMEOUT = 30

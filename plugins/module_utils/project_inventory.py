@@ -16,7 +16,7 @@ from ansible_collections.homeiq.phase0.plugins.module_utils.compose_project impo
     CONFIG_FILES_LABEL, ONEOFF_LABEL, PROJECT_LABEL, SERVICE_LABEL, VOLUME_LABEL, WORKING_DIR_LABEL,
     container_name, health_from_status, project_containers, project_images, project_networks,
     project_volumes, summarize)
-from ansible_collections.homeiq.phase0.plugins.module_utils.docker_client import bounded_map
+from ansible_collections.homeiq.phase0.plugins.module_utils.bounded_map import bounded_map
 
 CONTAINER_NUMBER_LABEL = "com.docker.compose.container-number"
 _EXIT_CODE = re.compile(r"^Exited \((-?\d+)\)")

@@ -19,7 +19,7 @@ import time
 
 from ansible_collections.homeiq.phase0.plugins.module_utils.compose_project import (
     SERVICE_LABEL, ONEOFF_LABEL, container_name, project_containers)
-from ansible_collections.homeiq.phase0.plugins.module_utils.docker_client import bounded_map
+from ansible_collections.homeiq.phase0.plugins.module_utils.bounded_map import bounded_map
 from ansible_collections.homeiq.phase0.plugins.module_utils.version_policy import (
     ENV_VERSION_KEYS, RUNTIMES, STATUS_NO_RUNTIME, STATUS_STOPPED, STATUS_UNKNOWN, evaluate, major_minor,
     parse_runtime_output, priority_for, versions_from_env)

@@ -64,7 +64,8 @@ from ansible_collections.homeiq.phase0.plugins.module_utils.archive_tarscan impo
 from ansible_collections.homeiq.phase0.plugins.module_utils.atomic_file import (
     AtomicWriter, UnsafePathError, ensure_private_dir, fsync_dir, remove_stale_partials)
 from ansible_collections.homeiq.phase0.plugins.module_utils.backup_lock import BackupLock, LockBusy
-from ansible_collections.homeiq.phase0.plugins.module_utils.docker_client import bounded_map, remaps_ids
+from ansible_collections.homeiq.phase0.plugins.module_utils.bounded_map import bounded_map
+from ansible_collections.homeiq.phase0.plugins.module_utils.docker_client import remaps_ids
 from ansible_collections.homeiq.phase0.plugins.module_utils.host_tar import (
     HostTarChunks, HostTarError, gnu_tar_version, mountpoint_refusal)
 from ansible_collections.homeiq.phase0.plugins.module_utils.host_volume import read_mountinfo

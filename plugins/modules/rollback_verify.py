@@ -127,12 +127,9 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.homeiq.phase0.plugins.module_utils.bounded_map import bounded_map
 from ansible_collections.homeiq.phase0.plugins.module_utils.compose_project import project_containers
-from ansible_collections.homeiq.phase0.plugins.module_utils.docker_client import (
-    Phase0DockerClient,
-    bounded_map,
-    docker_argument_spec,
-)
+from ansible_collections.homeiq.phase0.plugins.module_utils.docker_client import Phase0DockerClient, docker_argument_spec
 from ansible_collections.homeiq.phase0.plugins.module_utils.restore_digest import tree_state
 from ansible_collections.homeiq.phase0.plugins.module_utils.restore_engine import HelperContainer, pick_helper_image
 from ansible_collections.homeiq.phase0.plugins.module_utils.restore_source import (

@@ -1,7 +1,4 @@
-"""Pure parts of the Docker client wrapper: option spec, endpoint handling, error messages, bounded_map."""
-import threading
-import time
-
+"""Pure parts of the Docker client wrapper: option spec, endpoint handling, error messages."""
 import pytest
 
 from ansible_collections.homeiq.phase0.plugins.module_utils import docker_client as dc
@@ -166,39 +163,6 @@ def test_env_fallback_is_used_by_ansible_validation(monkeypatch):
     assert result.validated_parameters["docker_host"] == "tcp://10.0.0.1:2375"
     assert result.validated_parameters["timeout"] == 5
     assert result.validated_parameters["tls_verify"] is False
-
-
-def test_bounded_map_keeps_order_and_captures_errors():
-    def fn(n):
-        time.sleep(0.01 * (5 - n))  # later items finish first
-        if n == 3:
-            raise ValueError("three")
-        return n * 10
-
-    outcomes = dc.bounded_map(fn, range(6), workers=4)
-    assert [o.item for o in outcomes] == list(range(6))
-    assert [o.value for o in outcomes] == [0, 10, 20, None, 40, 50]
-    assert [o.ok for o in outcomes] == [True, True, True, False, True, True]
-    assert isinstance(outcomes[3].error, ValueError)
-
-
-def test_bounded_map_respects_the_bound():
-    active, peak, lock = [0], [0], threading.Lock()
-
-    def fn(dummy):
-        with lock:
-            active[0] += 1
-            peak[0] = max(peak[0], active[0])
-        time.sleep(0.02)
-        with lock:
-            active[0] -= 1
-
-    dc.bounded_map(fn, range(20), workers=3)
-    assert peak[0] == 3
-
-
-def test_bounded_map_empty():
-    assert dc.bounded_map(lambda x: x, []) == []
 
 
 @pytest.mark.parametrize("options, expected", [
