@@ -31,6 +31,8 @@ Interface:
 Volume entries (from the volume_backup module) carry: name, archive (path relative to the
 backup dir), sha256, bytes, compression, raw_sha256, raw_bytes, members, file_bytes, labels,
 driver, consistency, and may carry more (warnings, helper_image, duration_s, ...).
+git.files entries are {path, sha256, bytes} like config entries (covered by SHA256SUMS and
+verify); bare paths, as manifests written before carried them, are accepted and not covered.
 """
 from __future__ import annotations
 
@@ -105,6 +107,14 @@ def build_manifest(backup_id, project, volumes=(), configs=(), images=(), git=No
     configs = [dict(entry) for entry in (configs or ())]
     for index, entry in enumerate(configs):
         _check_file_entry(entry, "configs[%d]" % index, "path")
+    git = dict(git or {})
+    if git.get("files") is not None:
+        git["files"] = [dict(entry) if isinstance(entry, dict) else entry for entry in git["files"]]
+        for index, entry in enumerate(git["files"]):
+            if isinstance(entry, dict):
+                _check_file_entry(entry, "git.files[%d]" % index, "path")
+            else:
+                _check_relpath(entry, "git.files[%d]" % index)
     images = [dict(entry) for entry in (images or ())]
     for index, entry in enumerate(images):
         for key in ("repository", "tag", "id", "snapshot_tag"):
@@ -113,7 +123,8 @@ def build_manifest(backup_id, project, volumes=(), configs=(), images=(), git=No
         if entry.get("archive") is not None:
             _check_file_entry(entry, "images[%d]" % index, "archive")
     names = [entry["archive"] for entry in volumes] + [entry["path"] for entry in configs] + \
-        [entry["archive"] for entry in images if entry.get("archive")]
+        [entry["archive"] for entry in images if entry.get("archive")] + \
+        [entry["path"] for entry in git.get("files") or () if isinstance(entry, dict)]
     duplicates = sorted(set(name for name in names if names.count(name) > 1))
     if duplicates:
         raise ManifestError("two entries name the same file: %s" % ", ".join(duplicates))
@@ -126,7 +137,7 @@ def build_manifest(backup_id, project, volumes=(), configs=(), images=(), git=No
         "volumes": volumes,
         "configs": configs,
         "images": images,
-        "git": git or {},
+        "git": git,
         "preserves": dict(PRESERVES),
     }
     manifest.update(extra or {})
@@ -143,6 +154,10 @@ def manifest_files(manifest):
     for entry in manifest.get("images", ()):
         if entry.get("archive"):
             files.append((entry["archive"], entry["sha256"], entry["bytes"]))
+    # The git captures; a manifest written before they were hashed lists bare paths.
+    for entry in (manifest.get("git") or {}).get("files") or ():
+        if isinstance(entry, dict):
+            files.append((entry["path"], entry["sha256"], entry["bytes"]))
     return files
 
 

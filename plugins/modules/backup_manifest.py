@@ -47,7 +47,12 @@ options:
     elements: dict
     default: []
   git:
-    description: Git state of the project (for example commit, branch, dirty).
+    description:
+      - Git state of the project (for example commit, dirty, files).
+      - C(files) lists the git captures, paths relative to O(backup_dir). A bare path is hashed here
+        and recorded as C({path, sha256, bytes}), so C(SHA256SUMS) and M(homeiq.phase0.backup_verify)
+        cover it like a config copy. A listed capture that is missing fails the module (in check mode
+        it is recorded as the bare path).
     type: dict
     default: {}
   host:
@@ -100,7 +105,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.homeiq.phase0.plugins.module_utils.archive_verify import verify_file
+from ansible_collections.homeiq.phase0.plugins.module_utils.archive_verify import hash_file, verify_file
 from ansible_collections.homeiq.phase0.plugins.module_utils.manifest import (
     MANIFEST_NAME, IncompleteBackup, ManifestError, build_manifest, check_files, load_manifest,
     manifest_files, write_backup_manifest)
@@ -111,6 +116,36 @@ _DROP_KEYS = ("path",)
 
 def _comparable(manifest):
     return dict((key, value) for key, value in manifest.items() if key not in ("created", "host"))
+
+
+def _hashed_git(git, backup_dir, check_mode):
+    """git.files as [{path, sha256, bytes}]: a bare path is hashed here (left bare in check mode,
+    where the role wrote no capture). Returns (git, problems)."""
+    git = dict(git or {})
+    problems = []
+    files = []
+    for entry in git.get("files") or ():
+        if isinstance(entry, dict) or not isinstance(entry, str):
+            files.append(entry)
+            continue
+        full = os.path.join(backup_dir, entry)
+        if os.path.isabs(entry) or ".." in entry.split("/"):
+            problems.append("git.files: %s is not a path inside the backup directory" % entry)
+            continue
+        try:
+            digest, size = hash_file(full)
+        except FileNotFoundError:
+            if not check_mode:
+                problems.append("%s: missing (git capture)" % entry)
+            files.append(entry)
+            continue
+        except OSError as exc:
+            problems.append("%s: cannot read the git capture (%s; a symlink is refused)" % (entry, exc.strerror))
+            continue
+        files.append({"path": entry, "sha256": digest, "bytes": size})
+    if "files" in git:
+        git["files"] = files
+    return git, problems
 
 
 def main():
@@ -132,9 +167,13 @@ def main():
     backup_dir = os.path.abspath(params["backup_dir"])
     path = os.path.join(backup_dir, MANIFEST_NAME)
     volumes = [dict((k, v) for k, v in entry.items() if k not in _DROP_KEYS) for entry in params["volumes"]]
+    git, git_problems = _hashed_git(params["git"], backup_dir, module.check_mode)
+    if git_problems:
+        module.fail_json(msg="refusing to commit the backup: %s" % "; ".join(git_problems), problems=git_problems,
+                         manifest_path=path)
     try:
         manifest = build_manifest(params["backup_id"] or os.path.basename(backup_dir), params["project"],
-                                  volumes, params["configs"], params["images"], params["git"], params["host"])
+                                  volumes, params["configs"], params["images"], git, params["host"])
     except ManifestError as exc:
         module.fail_json(msg="invalid manifest entries: %s" % exc, manifest_path=path)
     manifest = json.loads(json.dumps(manifest))  # the JSON form is what is written and compared

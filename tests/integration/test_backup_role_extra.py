@@ -8,8 +8,10 @@ is backed up twice by the role through a playbook:
    changed to new secret values, an untracked file added), with backup_verify=full and backup_exclude.
 """
 import glob
+import hashlib
 import json
 import os
+import shutil
 import stat
 import subprocess
 
@@ -17,6 +19,8 @@ import pytest
 
 from helpers import ROOT, compose, run_playbook
 from test_rollback import backup_playbook
+
+from ansible_collections.homeiq.phase0.plugins.module_utils.archive_verify import verify_backup
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(os.path.join(ROOT, "plugins", "modules", "volume_backup.py")),
@@ -137,7 +141,7 @@ def _manifest(backup):
         return json.load(handle)
 
 
-def test_git_checkout_is_captured(runs):
+def test_git_checkout_is_captured(runs, tmp_path):
     _ok(runs["git"])
     backup = _backup_dir(runs["out_git"])
     gitdir = os.path.join(backup, "git")
@@ -169,8 +173,24 @@ def test_git_checkout_is_captured(runs):
     assert git["checkout"] is True and git["dirty"] is True, git
     assert git["commit"] == runs["head"], git
     assert os.path.realpath(git["toplevel"]) == os.path.realpath(runs["work"]), git
-    assert sorted(git["files"]) == ["git/diff.txt", "git/head.txt", "git/log.txt", "git/status.txt"], git
+    assert sorted(entry["path"] for entry in git["files"]) == [
+        "git/diff.txt", "git/head.txt", "git/log.txt", "git/status.txt"], git
     assert git["errors"] == [], git
+    # The captures are covered like every other file: hashed in the manifest and in SHA256SUMS ...
+    with open(os.path.join(backup, "SHA256SUMS")) as handle:
+        sums = handle.read()
+    for entry in git["files"]:
+        with open(os.path.join(backup, entry["path"]), "rb") as handle:
+            data = handle.read()
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest() and entry["bytes"] == len(data), entry
+        assert "%s  %s\n" % (entry["sha256"], entry["path"]) in sums
+    # ... so a changed capture is named by verify (on a copy: the other tests read this backup).
+    copy = str(tmp_path / os.path.basename(backup))
+    shutil.copytree(backup, copy, symlinks=True)
+    with open(os.path.join(copy, "git", "diff.txt"), "a") as handle:
+        handle.write("+an edit after the backup\n")
+    report = verify_backup(copy, "quick")
+    assert not report["ok"] and report["bad_files"] == ["git/diff.txt"], report["problems"]
     with open(os.path.join(backup, "backup.log")) as handle:
         assert "commit %s (uncommitted changes, see git/diff.txt)" % runs["head"] in handle.read()
 
@@ -236,7 +256,8 @@ def test_full_verify_through_the_role(runs):
     assert verify["backup_id"] == os.path.basename(backup)
     rows = dict((row["path"], row) for row in verify["files"])
     # Every file the manifest covers was verified, volume archives by a walk of every tar member.
-    expected = set(v["archive"] for v in manifest["volumes"]) | set(c["path"] for c in manifest["configs"])
+    expected = set(v["archive"] for v in manifest["volumes"]) | set(c["path"] for c in manifest["configs"]) \
+        | set(g["path"] for g in manifest["git"]["files"])
     assert set(rows) == expected, (sorted(rows), sorted(expected))
     by_short = {"db": runs["vols"]["db"], "cache": runs["vols"]["cache"]}
     volumes = dict((v["name"], v) for v in manifest["volumes"])

@@ -60,6 +60,32 @@ def test_build_manifest_has_the_contract_fields(tmp_path):
     assert [item[0] for item in manifest_files(manifest)] == ["volumes/app_data.tar.zst", "configs/.env"]
 
 
+GIT_ENTRY = {"path": "git/diff.txt", "sha256": "1" * 64, "bytes": 12}
+
+
+@pytest.mark.parametrize("files, covered, error", [
+    # Hashed captures are covered by SHA256SUMS and verify like any other file.
+    ([GIT_ENTRY, dict(GIT_ENTRY, path="git/head.txt")], ["git/diff.txt", "git/head.txt"], None),
+    # A manifest written before the captures were hashed lists bare paths: valid, not covered.
+    (["git/status.txt", "git/diff.txt"], [], None),
+    ([dict(GIT_ENTRY, sha256="nothex")], None, "git.files\\[0\\].sha256"),
+    ([dict(GIT_ENTRY, path="../x.txt")], None, "git.files\\[0\\].path"),
+    (["/etc/passwd"], None, "git.files\\[0\\]"),
+    ([dict(GIT_ENTRY, path="configs/.env")], None, "two entries name the same file: configs/.env"),
+])
+def test_git_capture_entries(files, covered, error):
+    args = ("phase0_20260204_111804", "p", [], [{"path": "configs/.env", "sha256": "0" * 64, "bytes": 3}])
+    if error:
+        with pytest.raises(ManifestError, match=error):
+            build_manifest(*args, git={"checkout": True, "files": files})
+        return
+    manifest = build_manifest(*args, git={"checkout": True, "files": files})
+    assert [item[0] for item in manifest_files(manifest)] == ["configs/.env"] + covered
+    sums = render_sha256sums(manifest)
+    for path in covered:
+        assert "%s  %s\n" % ("1" * 64, path) in sums
+
+
 @pytest.mark.parametrize("mutate,message", [
     (lambda v: v.pop("sha256"), "lacks sha256"),
     (lambda v: v.update(archive="../escape.tar"), "relative"),
