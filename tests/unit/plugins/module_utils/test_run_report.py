@@ -68,12 +68,31 @@ def test_numbers_come_from_the_artifacts(artifacts):
     assert backup["volume_count"] == 2 and backup["archive_bytes"] == 3_000_000 and backup["raw_bytes"] == 10_000_000
     assert backup["live_volumes"] == ["demo_logs"]
     assert report["rollback"]["backup_id"] == "phase0_20261203_101011"
-    assert "-e phase0_backup_id=phase0_20261203_101011 -e rollback_confirm=true" in report["rollback"]["command"]
+    assert "-e phase0_backup_id=phase0_20261203_101011" in report["rollback"]["command"]
+    assert report["rollback"]["command"].endswith(" -e rollback_confirm=true")
     issues = {(i["service"], i["classification"]) for i in report["issues"]}
     assert ("legacy-worker", "runtime_below_minimum") in issues and ("host", "cpus_warn") in issues
     md = render_markdown(report)
     assert "| Volume demo_db | 300.0 MB/s, 0.03 s |" in md
     assert "3.9.2 (1)" in md
+
+
+@pytest.mark.parametrize("output_dir, names_root", [
+    # The role's default layout: <output_dir>/backups/<id>; rollback.yml finds it from phase0_output_dir.
+    ("{tmp}", False),
+    ("{tmp}/", False),
+    # backup_root was set elsewhere: without restore_backup_root the rollback would look in /srv/out/backups.
+    ("/srv/out", True),
+    (None, True),
+])
+def test_rollback_command_names_a_backup_root_outside_the_output_dir(artifacts, tmp_path, output_dir, names_root):
+    meta = dict(META, output_dir=output_dir.format(tmp=tmp_path) if output_dir else None)
+    command = build_report(_steps(artifacts, healthcheck="not_run", monitoring="not_run"), meta)["rollback"]["command"]
+    root = os.path.dirname(artifacts["backup"])
+    assert ("-e restore_backup_root=%s " % root in command) is names_root, command
+    assert "restore_backup_root" in command if names_root else "restore_backup_root" not in command
+    if output_dir:
+        assert "-e phase0_output_dir=%s " % meta["output_dir"] in command
 
 
 @pytest.mark.parametrize("statuses, verdict", [
