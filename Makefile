@@ -76,6 +76,7 @@ sanity: venv
 
 lint: venv collection
 	$(BIN)/ansible-lint --profile production
+	$(BIN)/antsibull-changelog lint
 
 molecule: bootstrap
 	$(BIN)/molecule test -s default
