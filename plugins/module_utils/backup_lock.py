@@ -158,10 +158,14 @@ class BackupLock:
         return json.dumps(body, sort_keys=True).encode("utf-8")
 
     def _write(self):
+        # One write over the old content, padded with spaces (JSON allows them) instead of a truncate
+        # first: a run killed mid-update leaves the old or the new holder, never an empty file that
+        # would hide the containers it stopped and the archives it published from the next run.
         data = self._content()
-        os.lseek(self._fd, 0, os.SEEK_SET)
-        os.ftruncate(self._fd, 0)
-        os.write(self._fd, data)
+        size = os.fstat(self._fd).st_size
+        if len(data) < size:
+            data += b" " * (size - len(data))
+        os.pwrite(self._fd, data, 0)
         os.fsync(self._fd)
 
     def _try_once(self):

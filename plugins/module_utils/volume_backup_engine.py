@@ -370,12 +370,11 @@ class BackupRun:
             event["name"], action, ok, seconds, (" error=%s" % error) if error else ""))
         return event
 
-    def _record_lock_state(self, publishing=None):
+    def _record_lock_state(self):
         if self.lock is not None:
-            published = self.published + ([publishing] if publishing else [])
             self.lock.update(stopped=sorted(self._stopped_now), paused=sorted(self._paused_now),
                              backup_dir=self.backup_dir,
-                             published=[os.path.relpath(path, self.backup_dir) for path in published])
+                             published=[os.path.relpath(path, self.backup_dir) for path in self.published])
 
     def _timed_call(self, container_id, action, fn, name=None):
         started = time.monotonic()
@@ -448,6 +447,11 @@ class BackupRun:
             self._log("kept the archives of the dead run in %s: it has a manifest.json" % backup_dir)
             return
         volumes_dir = os.path.join(backup_dir, "volumes")
+        if os.path.islink(backup_dir) or os.path.islink(volumes_dir):
+            # The run's own directories replaced by a symlink: unlink would act on whatever it points
+            # at, perhaps another backup's archives. (The backups root above holds the lock itself.)
+            self._log("kept the archives of the dead run in %s: a symlink is on the path" % volumes_dir)
+            return
         removed = []
         for relative in published:
             path = os.path.normpath(os.path.join(backup_dir, str(relative)))
@@ -667,11 +671,12 @@ class BackupRun:
                     chunks, sink, codec=self.options.get("compression") or "zstd",
                     level=self.options.get("compression_level"), progress=progress, on_chunk=on_chunk,
                     on_member=on_member, **tuning)
-                # Recorded in the lock before the rename: a run killed after it leaves a lock that
-                # names the archive, and the next run removes it (no manifest will ever cover it).
-                self._record_lock_state(publishing=final)
-                writer.commit()
+                # Listed before the rename, in this run and durably in the lock: a failure or TERM
+                # right after the rename is undone by _unpublish, and a run killed there leaves a lock
+                # that names the archive, so the next run removes it (no manifest will cover it).
                 self.published.append(final)
+                self._record_lock_state()
+                writer.commit()
         finally:
             if chunks is not None:
                 chunks.close()

@@ -114,8 +114,17 @@ from ansible_collections.homeiq.phase0.plugins.module_utils.manifest import (
 _DROP_KEYS = ("path",)
 
 
-def _comparable(manifest):
-    return dict((key, value) for key, value in manifest.items() if key not in ("created", "host"))
+def _comparable(manifest, existing=None):
+    """The entries that make a manifest; `existing`: the one on disk, compared in its own form (a
+    manifest written before git captures were hashed lists bare paths, so the new one's are cut to
+    paths, and re-running on such a backup stays "no change")."""
+    comparable = dict((key, value) for key, value in manifest.items() if key not in ("created", "host"))
+    old_files = ((existing or {}).get("git") or {}).get("files")
+    new_files = (comparable.get("git") or {}).get("files")
+    if old_files and new_files and all(isinstance(entry, str) for entry in old_files):
+        comparable["git"] = dict(comparable["git"], files=[
+            entry.get("path") if isinstance(entry, dict) else entry for entry in new_files])
+    return comparable
 
 
 def _hashed_git(git, backup_dir, check_mode):
@@ -186,7 +195,7 @@ def main():
         except IncompleteBackup:
             existing = None
     if existing is not None:
-        if _comparable(existing) == _comparable(manifest):
+        if _comparable(existing) == _comparable(manifest, existing):
             module.exit_json(changed=False, manifest=existing, manifest_path=path)
         module.fail_json(msg="%s already holds a complete manifest with different entries; a backup is immutable: "
                              "write a new backup directory instead" % backup_dir, manifest_path=path)

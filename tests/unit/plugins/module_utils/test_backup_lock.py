@@ -111,6 +111,22 @@ def test_update_records_state_durably(tmp_path):
         assert read_lock(lock.path)["state"] == {"stopped": ["c1"], "paused": []}
 
 
+def test_a_shorter_update_overwrites_without_truncating(tmp_path):
+    """The lock is rewritten in one write, padded, never emptied first (a kill mid-update must leave a
+    readable holder); a shorter state still reads back exactly, and a long stale holder is overwritten."""
+    path = lock_path(str(tmp_path), "proj")
+    write_holder(path, pid=dead_pid(), host=socket.gethostname(), filler="x" * 5000)
+    with BackupLock(str(tmp_path), "proj") as lock:
+        assert read_lock(path)["pid"] == os.getpid() and "filler" not in read_lock(path)
+        lock.update(stopped=["c%d" % index for index in range(200)], paused=[])
+        long_size = os.path.getsize(path)
+        lock.update(stopped=[], paused=[])
+        assert os.path.getsize(path) == long_size
+        with open(path, "rb") as handle:
+            assert handle.read().endswith(b" ")
+        assert read_lock(path)["state"] == {"stopped": [], "paused": []}
+
+
 def test_locks_are_per_project(tmp_path):
     with BackupLock(str(tmp_path), "one"):
         with BackupLock(str(tmp_path), "two"):

@@ -68,3 +68,22 @@ def test_relative_backup_dir_in_the_lock_is_ignored(tmp_path, monkeypatch):
     run = make_run(tmp_path)
     run._remove_dead_run_archives({"pid": 1, "backup_dir": "phase0_dead", "state": {"published": ["volumes/a.tar.zst"]}})
     assert run.removed_dead_run_archives == [] and (backup_dir / "volumes" / "a.tar.zst").exists()
+
+
+@pytest.mark.parametrize("link", ["volumes", "backup_dir"])
+def test_symlinked_directories_are_not_followed(tmp_path, link):
+    """volumes/ (or the backup dir itself) replaced by a symlink to another backup's archives: kept."""
+    other = tmp_path / "backups" / "phase0_other" / "volumes"
+    other.mkdir(parents=True)
+    (other / "a.tar.zst").write_bytes(b"another backup's archive")
+    backup_dir = tmp_path / "backups" / "phase0_dead"
+    if link == "volumes":
+        backup_dir.mkdir()
+        os.symlink(str(other), str(backup_dir / "volumes"))
+    else:
+        os.symlink(str(other.parent), str(backup_dir))
+    run = make_run(tmp_path)
+    run._remove_dead_run_archives({"pid": 1, "backup_dir": str(backup_dir),
+                                   "state": {"published": ["volumes/a.tar.zst"]}})
+    assert run.removed_dead_run_archives == []
+    assert (other / "a.tar.zst").read_bytes() == b"another backup's archive"

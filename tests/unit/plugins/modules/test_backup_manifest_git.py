@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from ansible_collections.homeiq.phase0.plugins.modules.backup_manifest import _hashed_git
+from ansible_collections.homeiq.phase0.plugins.modules.backup_manifest import _comparable, _hashed_git
 
 
 @pytest.fixture
@@ -40,3 +40,20 @@ def test_hashed_git(backup_dir, files, check_mode, expected_files, problem):
 def test_no_checkout_no_files_key(backup_dir):
     assert _hashed_git({"checkout": False, "reason": "not a git repository"}, str(backup_dir), False) == (
         {"checkout": False, "reason": "not a git repository"}, [])
+
+
+@pytest.mark.parametrize("existing_files, new_files, same", [
+    # A manifest written before the captures were hashed: the same paths are the same manifest.
+    (["git/diff.txt"], [{"path": "git/diff.txt", "sha256": "1" * 64, "bytes": 3}], True),
+    (["git/diff.txt"], [{"path": "git/log.txt", "sha256": "1" * 64, "bytes": 3}], False),
+    # Hashed on both sides: the hashes count.
+    ([{"path": "git/diff.txt", "sha256": "1" * 64, "bytes": 3}],
+     [{"path": "git/diff.txt", "sha256": "2" * 64, "bytes": 3}], False),
+    ([{"path": "git/diff.txt", "sha256": "1" * 64, "bytes": 3}],
+     [{"path": "git/diff.txt", "sha256": "1" * 64, "bytes": 3}], True),
+])
+def test_rerun_on_an_existing_manifest(existing_files, new_files, same):
+    base = {"schema": "s", "backup_id": "phase0_20260204_111804", "created": "then", "host": "a", "volumes": []}
+    existing = dict(base, git={"checkout": True, "files": existing_files})
+    new = dict(base, created="now", host="b", git={"checkout": True, "files": new_files})
+    assert (_comparable(existing) == _comparable(new, existing)) is same
