@@ -17,8 +17,10 @@ Interface:
     render_sha256sums(manifest) -> str                           `sha256sum -c` format (pure)
     parse_sha256sums(text) -> [(sha256, relpath)]                 (pure; reads GNU escapes)
     render_guide(manifest, backup_dir) -> str                     MANIFEST.md (pure)
-    rollback_command(project_dir, output_dir, backup_id) -> str  the rollback.yml command line, with
-        its rollback_confirm=true guard (pure; project_dir None -> '<project dir>' placeholder)
+    rollback_command(project_dir, output_dir, backup_id, backup_root=None) -> str  the rollback.yml
+        command line, with its rollback_confirm=true guard (pure; project_dir None -> '<project dir>')
+    backup_root_option(backup_dir, output_dir) -> None (in <output_dir>/backups) or the backup's root
+    check_relpath(path, what)   raises ManifestError unless path is relative and stays inside
     check_files(backup_dir, manifest) -> [problem strings]        files exist, sizes match
     write_backup_manifest(backup_dir, manifest) -> {path: written}   SHA256SUMS, MANIFEST.md, manifest.json
     load_manifest(backup_dir) -> dict; raises IncompleteBackup when missing/partial/invalid
@@ -71,14 +73,14 @@ class IncompleteBackup(ManifestError):
     """No complete manifest: the backup directory must be treated as nonexistent."""
 
 
-def _check_relpath(path, what):
+def check_relpath(path, what):
     if not isinstance(path, str) or not path or path.startswith("/") or "\x00" in path \
             or ".." in path.split("/") or "\n" in path:
         raise ManifestError("%s must be a path relative to the backup directory, got %r" % (what, path))
 
 
 def _check_file_entry(entry, what, path_key):
-    _check_relpath(entry.get(path_key), "%s.%s" % (what, path_key))
+    check_relpath(entry.get(path_key), "%s.%s" % (what, path_key))
     if not _HEX64.match(str(entry.get("sha256", ""))):
         raise ManifestError("%s.sha256 must be 64 lowercase hex digits" % what)
     if not isinstance(entry.get("bytes"), int) or entry["bytes"] < 0:
@@ -114,7 +116,7 @@ def build_manifest(backup_id, project, volumes=(), configs=(), images=(), git=No
             if isinstance(entry, dict):
                 _check_file_entry(entry, "git.files[%d]" % index, "path")
             else:
-                _check_relpath(entry, "git.files[%d]" % index)
+                check_relpath(entry, "git.files[%d]" % index)
     images = [dict(entry) for entry in (images or ())]
     for index, entry in enumerate(images):
         for key in ("repository", "tag", "id", "snapshot_tag"):
@@ -225,13 +227,23 @@ def rollback_command(project_dir, output_dir, backup_id, backup_root=None):
     return "ansible-playbook %s %s" % (ROLLBACK_PLAYBOOK, args)
 
 
+def backup_root_option(backup_dir, output_dir):
+    """restore_backup_root for a rollback to backup_dir: None when it is in <output_dir>/backups (the
+    role's default, which rollback.yml finds from phase0_output_dir), else the directory holding it."""
+    if not backup_dir:
+        return None
+    root = os.path.dirname(os.path.abspath(backup_dir))
+    if output_dir and root == os.path.join(os.path.abspath(output_dir), "backups"):
+        return None
+    return root
+
+
 def _guide_rollback_command(backup_dir, backup_id):
     """The guide knows where the backup is, not the project: <output_dir>/backups/<id> is the role's
     default layout; a backup anywhere else is named by its own root (restore_backup_root)."""
     root = os.path.dirname(os.path.abspath(backup_dir))
-    if os.path.basename(root) == "backups":
-        return rollback_command(None, os.path.dirname(root), backup_id)
-    return rollback_command(None, None, backup_id, backup_root=root)
+    output_dir = os.path.dirname(root) if os.path.basename(root) == "backups" else None
+    return rollback_command(None, output_dir, backup_id, backup_root=backup_root_option(backup_dir, output_dir))
 
 
 def render_guide(manifest, backup_dir):

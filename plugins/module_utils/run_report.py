@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 
-from ansible_collections.homeiq.phase0.plugins.module_utils.manifest import rollback_command
+from ansible_collections.homeiq.phase0.plugins.module_utils.manifest import backup_root_option, rollback_command
 
 SCHEMA = "homeiq.phase0/run-report/v1"
 
@@ -242,17 +242,6 @@ def _verdict(steps):
     return "READY FOR REBUILD", "every step ran and passed"
 
 
-def _backup_root(backup_dir, output_dir):
-    """The directory holding the backup when it is not <output_dir>/backups (backup_root was set):
-    the rollback command must then name it (restore_backup_root), or the restore looks elsewhere."""
-    if not backup_dir:
-        return None
-    root = os.path.dirname(os.path.abspath(backup_dir))
-    if output_dir and root == os.path.join(os.path.abspath(output_dir), "backups"):
-        return None
-    return root
-
-
 def build_report(steps, meta):
     """steps: step records in run order, each with `facts` already loaded. meta: run facts."""
     by_name = dict((s["name"], s) for s in steps)
@@ -299,7 +288,7 @@ def build_report(steps, meta):
     rollback = {
         "backup_id": backup_id,
         "command": rollback_command(meta.get("project_dir"), meta.get("output_dir"), backup_id,
-                                    backup_root=_backup_root(backup.get("backup_dir"), meta.get("output_dir")))
+                                    backup_root=backup_root_option(backup.get("backup_dir"), meta.get("output_dir")))
         if backup_id else None,
     }
     return {

@@ -69,6 +69,7 @@ from ansible_collections.homeiq.phase0.plugins.module_utils.docker_client import
 from ansible_collections.homeiq.phase0.plugins.module_utils.host_tar import (
     HostTarChunks, HostTarError, gnu_tar_version, mountpoint_refusal)
 from ansible_collections.homeiq.phase0.plugins.module_utils.host_volume import read_mountinfo
+from ansible_collections.homeiq.phase0.plugins.module_utils.manifest import MANIFEST_NAME
 from ansible_collections.homeiq.phase0.plugins.module_utils.volume_backup_plan import (
     has_live_wal, health_verdict, plan_backup, select_volumes, space_problem, sqlite_files)
 
@@ -439,12 +440,12 @@ class BackupRun:
         finished would stay under final names in a directory that can never become complete.
         Only paths the dead run recorded in its lock are touched, only below its volumes/
         directory, only regular files, and never when that directory has a manifest.json."""
-        backup_dir = holder.get("backup_dir") or (holder.get("state") or {}).get("backup_dir")
+        backup_dir = holder.get("backup_dir")  # the lock's details, written when it was taken
         published = (holder.get("state") or {}).get("published") or ()
         if not backup_dir or not os.path.isabs(backup_dir) or not published:
             return
-        if os.path.lexists(os.path.join(backup_dir, "manifest.json")):
-            self._log("kept the archives of the dead run in %s: it has a manifest.json" % backup_dir)
+        if os.path.lexists(os.path.join(backup_dir, MANIFEST_NAME)):
+            self._log("kept the archives of the dead run in %s: it has a %s" % (backup_dir, MANIFEST_NAME))
             return
         volumes_dir = os.path.join(backup_dir, "volumes")
         if os.path.islink(backup_dir) or os.path.islink(volumes_dir):

@@ -107,7 +107,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.homeiq.phase0.plugins.module_utils.archive_verify import hash_file, verify_file
 from ansible_collections.homeiq.phase0.plugins.module_utils.manifest import (
-    MANIFEST_NAME, IncompleteBackup, ManifestError, build_manifest, check_files, load_manifest,
+    MANIFEST_NAME, IncompleteBackup, ManifestError, build_manifest, check_files, check_relpath, load_manifest,
     manifest_files, write_backup_manifest)
 
 # Host-specific or run-specific keys of volume_backup results that do not belong in a manifest.
@@ -137,12 +137,13 @@ def _hashed_git(git, backup_dir, check_mode):
         if isinstance(entry, dict) or not isinstance(entry, str):
             files.append(entry)
             continue
-        full = os.path.join(backup_dir, entry)
-        if os.path.isabs(entry) or ".." in entry.split("/"):
-            problems.append("git.files: %s is not a path inside the backup directory" % entry)
+        try:
+            check_relpath(entry, "git.files")
+        except ManifestError as exc:
+            problems.append(str(exc))
             continue
         try:
-            digest, size = hash_file(full)
+            digest, size = hash_file(os.path.join(backup_dir, entry))
         except FileNotFoundError:
             if not check_mode:
                 problems.append("%s: missing (git capture)" % entry)

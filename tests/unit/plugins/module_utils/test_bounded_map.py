@@ -1,5 +1,6 @@
 """bounded_map: one outcome per item, in order, errors captured, at most `workers` at once; and no
 Docker SDK import on the way (verification code uses it without a client)."""
+import os
 import subprocess
 import sys
 import threading
@@ -45,5 +46,5 @@ def test_importing_it_does_not_import_the_docker_sdk():
     code = ("import sys; from ansible_collections.homeiq.phase0.plugins.module_utils import archive_verify; "
             "print('docker' in sys.modules, 'requests' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, check=True,
-                         env=dict(__import__("os").environ, PYTHONPATH=":".join(sys.path))).stdout
+                         env=dict(os.environ, PYTHONPATH=":".join(sys.path))).stdout
     assert out.split() == [b"False", b"False"]

@@ -23,8 +23,8 @@ def backup_dir(tmp_path):
     (["git/head.txt"], False, ["git/head.txt"], "git/head.txt: missing (git capture)"),
     (["git/head.txt"], True, ["git/head.txt"], None),
     (["git/link.txt"], False, [], "git/link.txt: cannot read the git capture"),
-    (["git/../outside.txt"], False, [], "is not a path inside the backup directory"),
-    (["/etc/hostname"], False, [], "is not a path inside the backup directory"),
+    (["git/../outside.txt"], False, [], "git.files must be a path relative to the backup directory"),
+    (["/etc/hostname"], False, [], "git.files must be a path relative to the backup directory"),
     ([{"path": "git/log.txt", "sha256": "2" * 64, "bytes": 4}], False,
      [{"path": "git/log.txt", "sha256": "2" * 64, "bytes": 4}], None),
 ])
